@@ -1,0 +1,8 @@
+// SCAFFOLD: to be written (see docs/ops.md).
+#include "graph/ops/builtin_ops.h"
+
+namespace sbpflow {
+
+absl::Status RegisterReduceOps(OpRegistry& registry) { return absl::OkStatus(); }
+
+}  // namespace sbpflow

@@ -1,0 +1,8 @@
+// SCAFFOLD: to be written (see docs/ops.md).
+#include "kernel/cpu/cpu_kernels.h"
+
+namespace sbpflow {
+
+absl::Status RegisterEmbeddingCpuKernels(KernelRegistry& registry) { return absl::OkStatus(); }
+
+}  // namespace sbpflow
