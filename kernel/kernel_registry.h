@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "base/data_type.h"
 #include "base/shape.h"
-#include "kernel/device.h"
+#include "base/device.h"
 #include "kernel/kernel.h"
 
 namespace sbpflow {

@@ -1,7 +1,7 @@
 // Device identities. A device is "type:index", e.g. "cpu:3" (a virtual CPU
 // device inside this process) or "cuda:0".
-#ifndef SBPFLOW_KERNEL_DEVICE_H_
-#define SBPFLOW_KERNEL_DEVICE_H_
+#ifndef SBPFLOW_BASE_DEVICE_H_
+#define SBPFLOW_BASE_DEVICE_H_
 
 #include <string>
 #include "absl/strings/string_view.h"
@@ -39,4 +39,4 @@ std::string DeviceListToString(const std::vector<Device>& devices);
 
 }  // namespace sbpflow
 
-#endif  // SBPFLOW_KERNEL_DEVICE_H_
+#endif  // SBPFLOW_BASE_DEVICE_H_

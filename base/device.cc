@@ -1,4 +1,4 @@
-#include "kernel/device.h"
+#include "base/device.h"
 
 #include <set>
 

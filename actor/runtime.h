@@ -1,0 +1,89 @@
+// The actor runtime: executes a PhysicalPlan step by step.
+//
+// Every plan op becomes an actor. Actors exchange "register ready" and
+// "register free" messages; each output has PlanOp::registers registers,
+// which bounds how many values of that output are alive at once (memory) and
+// how far a producer may run ahead of its consumers (back-pressure). An actor
+// fires when every input has a ready register for its next micro-batch, each
+// output has a free register, and (for ops that write an input in place)
+// every other reader of that input is done with it.
+//
+// Kernels run on a oneTBB thread pool; each device has a compute lane (at
+// most `compute_width` kernels of the device at once) and a communication
+// lane (its own thread) so collectives overlap compute. Register memory comes
+// from the device's allocator when an op fires and returns when the last
+// consumer frees the register, so the allocator's peak is the measured peak
+// memory of the device.
+//
+// A step runs every per-micro-batch op plan.micro_batches times and every
+// per-step op once; steps do not overlap. A watchdog fails a step that makes
+// no progress for `watchdog_timeout` with a report of which actors wait on
+// which registers.
+#ifndef SBPFLOW_ACTOR_RUNTIME_H_
+#define SBPFLOW_ACTOR_RUNTIME_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "actor/variable_store.h"
+#include "comm/communicator.h"
+#include "kernel/device_context.h"
+#include "kernel/kernel_registry.h"
+#include "sbp/physical_plan.h"
+
+namespace sbpflow {
+
+struct RuntimeOptions {
+  // Worker threads for kernels; 0 = the hardware concurrency.
+  int threads = 0;
+  // Kernels of one device running at once; 0 = max(1, threads / devices).
+  int compute_width = 0;
+  // Record per-actor timing for WriteTrace.
+  bool trace = false;
+  absl::Duration watchdog_timeout = absl::Seconds(120);
+};
+
+struct StepResult {
+  // Every FetchSpec's logical tensor, assembled from its pieces.
+  std::map<std::string, Tensor> fetches;
+};
+
+class Runtime {
+ public:
+  // Checks the plan against the registry (a kernel for every kKernel op,
+  // devices of the contexts) and starts the lanes. `kernels`, `variables`,
+  // `devices` and `communicator` (needed only when the plan has collectives)
+  // must outlive the runtime. Errors: InvalidArgument naming the op.
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(
+      std::shared_ptr<const PhysicalPlan> plan, const KernelRegistry* kernels,
+      VariableStore* variables, std::vector<DeviceContext*> devices, Communicator* communicator,
+      RuntimeOptions options);
+
+  virtual ~Runtime() = default;
+
+  // Runs one step. `feeds` holds one logical tensor per FeedSpec (the whole
+  // step's batch). Errors: a missing or mistyped feed (InvalidArgument naming
+  // it), a kernel's data error (its status, prefixed with the op name), or a
+  // watchdog timeout (DeadlineExceeded with the report). After an error the
+  // runtime may not run further steps. Not thread-safe: one step at a time.
+  virtual absl::StatusOr<StepResult> RunStep(const std::map<std::string, Tensor>& feeds) = 0;
+
+  // Steps completed so far.
+  virtual int64_t steps() const = 0;
+
+  // Writes the Chrome trace of every step so far (requires options.trace):
+  // one process per device, one thread per lane ("compute", "communication").
+  virtual absl::Status WriteTrace(const std::string& path) const = 0;
+
+  // Number of actor activations (firings) so far, for overhead measurements.
+  virtual int64_t activations() const = 0;
+};
+
+}  // namespace sbpflow
+
+#endif  // SBPFLOW_ACTOR_RUNTIME_H_
