@@ -4,7 +4,8 @@
 // its status from the enclosing function when it is not OK.
 // SBP_ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (a StatusOr<T>); on error
 // returns its status, otherwise moves the value into `lhs` (which may be a
-// declaration such as `auto x`).
+// declaration such as `auto x`). It expands to several statements: after
+// `if` or `else`, wrap it in braces.
 #ifndef SBPFLOW_BASE_STATUS_MACROS_H_
 #define SBPFLOW_BASE_STATUS_MACROS_H_
 

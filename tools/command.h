@@ -1,0 +1,44 @@
+// Plumbing shared by the `sbpflow` subcommands: each subcommand file adds its
+// CLI11 options bound to a request struct and sets the action that main runs
+// after parsing. Actions return a Status; main maps it to the exit code (0
+// success, 2 bad input, 1 internal failure) and prints its one-line message.
+#ifndef SBPFLOW_TOOLS_COMMAND_H_
+#define SBPFLOW_TOOLS_COMMAND_H_
+
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "graph/op_registry.h"
+#include "kernel/kernel_registry.h"
+
+namespace sbpflow {
+
+struct CommandContext {
+  const OpRegistry* ops = nullptr;
+  const KernelRegistry* kernels = nullptr;
+  std::ostream* out = nullptr;  // results
+  std::ostream* err = nullptr;  // progress
+};
+
+using CommandAction = std::function<absl::Status(const CommandContext&)>;
+
+void AddGenCommand(CLI::App& app, CommandAction* action);
+void AddInspectCommand(CLI::App& app, CommandAction* action);
+void AddTrainCommand(CLI::App& app, CommandAction* action);
+void AddEvalCommand(CLI::App& app, CommandAction* action);
+
+// Parses "784,256,10" for `flag`. Errors name the flag and the bad item.
+absl::StatusOr<std::vector<int64_t>> ParseIntList(absl::string_view flag, absl::string_view text);
+
+// Whether a status is the user's fault (exit code 2) rather than ours (1).
+bool IsUserError(const absl::Status& status);
+
+}  // namespace sbpflow
+
+#endif  // SBPFLOW_TOOLS_COMMAND_H_
