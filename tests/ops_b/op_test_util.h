@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "glog/logging.h"
+#include "graph/autodiff.h"
 #include "graph/graph_builder.h"
 #include "graph/ops/builtin_ops.h"
 #include "kernel/allocator.h"
@@ -101,6 +102,46 @@ inline absl::StatusOr<std::vector<Tensor>> RunOp(const std::string& op, const At
   if (graph.node(node).outputs.empty()) return copies;
   for (const Tensor& output : outputs) copies.push_back(output.Clone(TestAllocator()));
   return copies;
+}
+
+// The nodes that `op`'s gradient function adds when the outputs in
+// `outputs_with_grads` (empty = all) receive a gradient and every floating
+// input needs one. Lets tests assert which ops a gradient is built from.
+inline absl::StatusOr<std::vector<Node>> GradientNodes(const std::string& op, const AttrMap& attrs,
+                                                       const std::vector<TensorType>& types,
+                                                       std::vector<int> outputs_with_grads = {}) {
+  Graph graph;
+  GraphBuilder builder(&graph, &Builtin().ops);
+  std::vector<TensorRef> inputs;
+  std::vector<bool> needs;
+  for (size_t i = 0; i < types.size(); ++i) {
+    SBP_ASSIGN_OR_RETURN(
+        int node, builder.AddNamedNode(absl::StrCat("x", i), "Placeholder", {},
+                                       AttrMap{{"shape", types[i].shape}, {"dtype", types[i].dtype}}));
+    inputs.push_back(TensorRef{node, 0});
+    needs.push_back(IsFloatingPoint(types[i].dtype));
+  }
+  SBP_ASSIGN_OR_RETURN(int node, builder.AddNamedNode("op", op, inputs, attrs));
+  const std::vector<TensorType> outputs = graph.node(node).outputs;
+  if (outputs_with_grads.empty()) {
+    for (int k = 0; k < static_cast<int>(outputs.size()); ++k) outputs_with_grads.push_back(k);
+  }
+  std::vector<std::optional<TensorRef>> output_grads(outputs.size());
+  for (int k : outputs_with_grads) {
+    SBP_ASSIGN_OR_RETURN(
+        int grad, builder.AddNamedNode(absl::StrCat("dy", k), "Placeholder", {},
+                                       AttrMap{{"shape", outputs[k].shape}, {"dtype", outputs[k].dtype}}));
+    output_grads[k] = TensorRef{grad, 0};
+  }
+  const int first_new = graph.num_nodes();
+  GradientContext context(&builder, node, output_grads);
+  context.set_needs_input_grad(needs);
+  const OpDef* def = Builtin().ops.Find(op);
+  if (def == nullptr || !def->gradient) {
+    return absl::NotFoundError(absl::StrCat(op, " has no gradient"));
+  }
+  SBP_RETURN_IF_ERROR(def->gradient(context));
+  return std::vector<Node>(graph.nodes().begin() + first_new, graph.nodes().end());
 }
 
 }  // namespace sbpflow::testing

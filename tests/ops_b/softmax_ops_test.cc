@@ -1,6 +1,7 @@
 // Softmax, LogSoftmax, SoftmaxCrossEntropy and their gradient ops: shape
 // inference, kernels against naive references, finite-difference gradients.
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -301,6 +302,25 @@ TEST(SoftmaxKernelTest, LabelOutOfRangeIsAnError) {
 }
 
 // ------------------------------------------------------------- gradients
+
+TEST(SoftmaxGradientTest, GradientsAreTheDedicatedGradOps) {
+  for (const auto& [op, grad_op] : {std::pair{"Softmax", "SoftmaxGrad"},
+                                    std::pair{"LogSoftmax", "LogSoftmaxGrad"}}) {
+    auto nodes = GradientNodes(op, AttrMap{{"axis", int64_t{0}}}, {kF32_2x3});
+    ASSERT_TRUE(nodes.ok()) << nodes.status();
+    ASSERT_EQ(nodes->size(), 1);
+    EXPECT_EQ((*nodes)[0].op, grad_op);
+    EXPECT_EQ((*nodes)[0].attrs.GetInt("axis").value(), 0);
+    // SoftmaxGrad(dy, y): y is the forward node's output.
+    EXPECT_EQ((*nodes)[0].inputs[1].node, 1);
+  }
+  auto nodes = GradientNodes("SoftmaxCrossEntropy", AttrMap{{"count", int64_t{32}}},
+                             {{DataType::kFloat32, Shape{4, 10}}, {DataType::kInt32, Shape{4}}});
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_EQ(nodes->size(), 1);
+  EXPECT_EQ((*nodes)[0].op, "SoftmaxCrossEntropyGrad");
+  EXPECT_EQ((*nodes)[0].attrs.GetInt("count").value(), 32);
+}
 
 TEST(SoftmaxGradientTest, SoftmaxAndLogSoftmaxOnSeveralAxes) {
   Tensor x = RandomTensor(TestAllocator(), {DataType::kFloat64, Shape{2, 3, 4}}, 21, -2, 2);
