@@ -51,9 +51,9 @@ absl::Status EmbeddingGradient(GradientContext& context) {
   if (!context.NeedsInputGrad(0)) return absl::OkStatus();
   SBP_ASSIGN_OR_RETURN(TensorRef dy, context.OutputGradOrZeros(0));
   const int64_t vocab = context.input_type(0).shape.dim(0);
-  SBP_ASSIGN_OR_RETURN(TensorRef dtable,
-                       context.builder().Add("EmbeddingGrad", {dy, context.input(1)},
-                                             AttrMap{{"vocab", vocab}}));
+  SBP_ASSIGN_OR_RETURN(
+      TensorRef dtable,
+      context.builder().Add("EmbeddingGrad", {dy, context.input(1)}, AttrMap{{"vocab", vocab}}));
   context.SetInputGrad(0, dtable);
   return absl::OkStatus();
 }

@@ -18,9 +18,8 @@ Shape RowShape(const TensorType& x) {
 absl::Status ExpectType(const TensorType& actual, absl::string_view name,
                         const TensorType& expected, absl::string_view reason) {
   if (actual == expected) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("input '", name, "' must be ",
-                                                 expected.ToString(), " ", reason, ", got ",
-                                                 actual.ToString()));
+  return absl::InvalidArgumentError(absl::StrCat("input '", name, "' must be ", expected.ToString(),
+                                                 " ", reason, ", got ", actual.ToString()));
 }
 
 // x [..., H] floating with rank >= 1, gamma [H] of x's dtype.
@@ -74,9 +73,8 @@ absl::Status LayerNormGradient(GradientContext& context) {
   }
   SBP_ASSIGN_OR_RETURN(TensorRef dy, context.OutputGradOrZeros(0));
   SBP_ASSIGN_OR_RETURN(
-      int node, context.builder().AddNode("LayerNormGrad",
-                                          {dy, context.input(0), context.input(1),
-                                           context.output(1), context.output(2)}));
+      int node, context.builder().AddNode("LayerNormGrad", {dy, context.input(0), context.input(1),
+                                                            context.output(1), context.output(2)}));
   for (int position = 0; position < 3; ++position) {
     if (context.NeedsInputGrad(position)) context.SetInputGrad(position, TensorRef{node, position});
   }

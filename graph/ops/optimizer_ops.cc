@@ -18,9 +18,8 @@ absl::Status CheckVarAndState(const InferenceContext& context,
   for (const auto& [position, name] : like_var) {
     const TensorType& type = context.inputs[position];
     if (type != var) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", name, "' must be ",
-                                                     var.ToString(), " like input 'var', got ",
-                                                     type.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("input '", name, "' must be ", var.ToString(),
+                                                     " like input 'var', got ", type.ToString()));
     }
   }
   return absl::OkStatus();
@@ -28,9 +27,8 @@ absl::Status CheckVarAndState(const InferenceContext& context,
 
 absl::Status ExpectFloatingScalar(const TensorType& type, absl::string_view name) {
   if (IsFloatingPoint(type.dtype) && type.shape.rank() == 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("input '", name,
-                                                 "' must be a floating-point scalar, got ",
-                                                 type.ToString()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("input '", name, "' must be a floating-point scalar, got ", type.ToString()));
 }
 
 // The float attr `name`, which must be >= 0 (PyTorch rejects negative
@@ -139,8 +137,8 @@ absl::Status RegisterOptimizerOps(OpRegistry& registry) {
       .name = "AdamUpdate",
       .inputs = {{"var"}, {"grad"}, {"m"}, {"v"}, {"step"}},
       .attrs = {Required("lr", AttrType::kFloat), FloatAttr("beta1", 0.9),
-                FloatAttr("beta2", 0.999), FloatAttr("epsilon", 1e-8),
-                FloatAttr("weight_decay", 0), BoolAttr("decoupled", false)},
+                FloatAttr("beta2", 0.999), FloatAttr("epsilon", 1e-8), FloatAttr("weight_decay", 0),
+                BoolAttr("decoupled", false)},
       .infer = InferAdamUpdate,
       .flops = PerVarElement(12),
       .mutable_inputs = {0, 2, 3},

@@ -16,12 +16,11 @@ absl::Status CheckAxis(const InferenceContext& context, const TensorType& type,
   if (NormalizeAxis(axis, rank) >= 0) return absl::OkStatus();
   if (rank == 0) {
     return absl::InvalidArgumentError(absl::StrCat("attr 'axis' is ", axis, " but input '",
-                                                   input_name, "' is a scalar ",
-                                                   type.ToString()));
+                                                   input_name, "' is a scalar ", type.ToString()));
   }
   return absl::InvalidArgumentError(absl::StrCat("attr 'axis' must be in [", -rank, ", ", rank,
-                                                 ") for input '", input_name, "' ",
-                                                 type.ToString(), ", got ", axis));
+                                                 ") for input '", input_name, "' ", type.ToString(),
+                                                 ", got ", axis));
 }
 
 absl::StatusOr<std::vector<TensorType>> InferSoftmax(const InferenceContext& context) {
@@ -37,8 +36,8 @@ absl::StatusOr<std::vector<TensorType>> InferSoftmaxGrad(const InferenceContext&
   const TensorType& y = context.inputs[1];
   SBP_RETURN_IF_ERROR(ExpectFloating(y, "y"));
   if (dy != y) {
-    return absl::InvalidArgumentError(absl::StrCat("input 'dy' must be ", y.ToString(),
-                                                   " like input 'y', got ", dy.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input 'dy' must be ", y.ToString(), " like input 'y', got ", dy.ToString()));
   }
   SBP_RETURN_IF_ERROR(CheckAxis(context, y, "y"));
   return std::vector<TensorType>{y};
@@ -67,8 +66,7 @@ absl::Status CheckLogitsAndLabels(const TensorType& logits, const TensorType& la
   if (labels.shape != expected) {
     return absl::InvalidArgumentError(absl::StrCat("input 'labels' must have shape ",
                                                    expected.ToString(), " to match logits ",
-                                                   logits.ToString(), ", got ",
-                                                   labels.ToString()));
+                                                   logits.ToString(), ", got ", labels.ToString()));
   }
   return absl::OkStatus();
 }
@@ -107,8 +105,9 @@ absl::Status SoftmaxGradient(GradientContext& context) {
 absl::Status LogSoftmaxGradient(GradientContext& context) {
   SBP_ASSIGN_OR_RETURN(TensorRef dy, context.OutputGradOrZeros(0));
   SBP_ASSIGN_OR_RETURN(int64_t axis, context.attrs().GetInt("axis"));
-  SBP_ASSIGN_OR_RETURN(TensorRef dx, context.builder().Add("LogSoftmaxGrad", {dy, context.output(0)},
-                                                           AttrMap{{"axis", axis}}));
+  SBP_ASSIGN_OR_RETURN(
+      TensorRef dx,
+      context.builder().Add("LogSoftmaxGrad", {dy, context.output(0)}, AttrMap{{"axis", axis}}));
   context.SetInputGrad(0, dx);
   return absl::OkStatus();
 }
@@ -118,10 +117,10 @@ absl::Status SoftmaxCrossEntropyGradient(GradientContext& context) {
   if (!context.NeedsInputGrad(0)) return absl::OkStatus();
   SBP_ASSIGN_OR_RETURN(TensorRef dloss, context.OutputGradOrZeros(0));
   SBP_ASSIGN_OR_RETURN(int64_t count, context.attrs().GetInt("count"));
-  SBP_ASSIGN_OR_RETURN(TensorRef dlogits, context.builder().Add(
-                                              "SoftmaxCrossEntropyGrad",
-                                              {dloss, context.input(0), context.input(1)},
-                                              AttrMap{{"count", count}}));
+  SBP_ASSIGN_OR_RETURN(
+      TensorRef dlogits,
+      context.builder().Add("SoftmaxCrossEntropyGrad", {dloss, context.input(0), context.input(1)},
+                            AttrMap{{"count", count}}));
   context.SetInputGrad(0, dlogits);
   return absl::OkStatus();
 }

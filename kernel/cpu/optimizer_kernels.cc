@@ -18,8 +18,7 @@ namespace {
 
 // Reads a floating scalar tensor of either floating dtype.
 double ReadScalar(const Tensor& tensor) {
-  return tensor.dtype() == DataType::kFloat32 ? tensor.data<float>()[0]
-                                              : tensor.data<double>()[0];
+  return tensor.dtype() == DataType::kFloat32 ? tensor.data<float>()[0] : tensor.data<double>()[0];
 }
 
 // g = grad + wd·var; var -= lr·g.
@@ -141,8 +140,7 @@ struct ClipFactorKernel {
 
 absl::Status RegisterOptimizerCpuKernels(KernelRegistry& registry) {
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<SgdUpdateKernel>(registry, "SgdUpdate"));
-  SBP_RETURN_IF_ERROR(
-      RegisterFloatingCpuKernels<MomentumUpdateKernel>(registry, "MomentumUpdate"));
+  SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<MomentumUpdateKernel>(registry, "MomentumUpdate"));
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<AdamUpdateKernel>(registry, "AdamUpdate"));
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<IncrementStepKernel>(registry, "IncrementStep"));
   return RegisterFloatingCpuKernels<ClipFactorKernel>(registry, "ClipFactor");

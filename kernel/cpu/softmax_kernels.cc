@@ -149,11 +149,11 @@ struct LogSoftmaxGradKernel {
 absl::StatusOr<std::vector<int64_t>> ReadLabels(const Tensor& labels, int64_t classes) {
   std::vector<int64_t> values(labels.num_elements());
   for (int64_t n = 0; n < labels.num_elements(); ++n) {
-    values[n] = labels.dtype() == DataType::kInt32 ? labels.data<int32_t>()[n]
-                                                    : labels.data<int64_t>()[n];
+    values[n] =
+        labels.dtype() == DataType::kInt32 ? labels.data<int32_t>()[n] : labels.data<int64_t>()[n];
     if (values[n] < 0 || values[n] >= classes) {
-      return absl::InvalidArgumentError(absl::StrCat("label ", values[n], " at index ", n,
-                                                     " is outside [0, ", classes, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("label ", values[n], " at index ", n, " is outside [0, ", classes, ")"));
     }
   }
   return values;
@@ -228,8 +228,7 @@ absl::Status RegisterSoftmaxCpuKernels(KernelRegistry& registry) {
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<SoftmaxKernel>(registry, "Softmax"));
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<LogSoftmaxKernel>(registry, "LogSoftmax"));
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<SoftmaxGradKernel>(registry, "SoftmaxGrad"));
-  SBP_RETURN_IF_ERROR(
-      RegisterFloatingCpuKernels<LogSoftmaxGradKernel>(registry, "LogSoftmaxGrad"));
+  SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<LogSoftmaxGradKernel>(registry, "LogSoftmaxGrad"));
   SBP_RETURN_IF_ERROR(
       RegisterFloatingCpuKernels<SoftmaxCrossEntropyKernel>(registry, "SoftmaxCrossEntropy"));
   return RegisterFloatingCpuKernels<SoftmaxCrossEntropyGradKernel>(registry,

@@ -30,8 +30,8 @@ TEST(LayerNormShapeTest, OutputsAreYMeanAndRstd) {
   auto rank2 = InferOp("LayerNorm", {}, {F32({4, 16}), F32({16}), F32({16})});
   ASSERT_TRUE(rank2.ok()) << rank2.status();
   EXPECT_EQ(*rank2, (std::vector<TensorType>{F32({4, 16}), F32({4}), F32({4})}));
-  auto rank3 = InferOp("LayerNorm", AttrMap{{"epsilon", 1e-6}},
-                       {F32({2, 3, 8}), F32({8}), F32({8})});
+  auto rank3 =
+      InferOp("LayerNorm", AttrMap{{"epsilon", 1e-6}}, {F32({2, 3, 8}), F32({8}), F32({8})});
   ASSERT_TRUE(rank3.ok()) << rank3.status();
   EXPECT_EQ(*rank3, (std::vector<TensorType>{F32({2, 3, 8}), F32({2, 3}), F32({2, 3})}));
 }
@@ -40,20 +40,18 @@ TEST(LayerNormShapeTest, Errors) {
   EXPECT_EQ(InferError("LayerNorm", {}, {F32({4, 16}), F32({8}), F32({16})}),
             "node 'op' (LayerNorm): input 'gamma' must be f32[16] to match x f32[4,16], got "
             "f32[8]");
-  EXPECT_EQ(InferError("LayerNorm", {},
-                       {F32({4, 16}), F32({16}), {DataType::kFloat64, Shape{16}}}),
+  EXPECT_EQ(InferError("LayerNorm", {}, {F32({4, 16}), F32({16}), {DataType::kFloat64, Shape{16}}}),
             "node 'op' (LayerNorm): input 'beta' must be f32[16] like gamma, got f64[16]");
   EXPECT_EQ(InferError("LayerNorm", {}, {F32({}), F32({1}), F32({1})}),
             "node 'op' (LayerNorm): input 'x' must have rank >= 1 (normalized axis last), got "
             "f32[]");
   EXPECT_EQ(InferError("LayerNorm", {}, {F32({4, 0}), F32({0}), F32({0})}),
             "node 'op' (LayerNorm): input 'x' must have a non-empty last axis, got f32[4,0]");
-  EXPECT_EQ(InferError("LayerNorm", {},
-                       {{DataType::kInt32, Shape{4, 16}}, F32({16}), F32({16})}),
+  EXPECT_EQ(InferError("LayerNorm", {}, {{DataType::kInt32, Shape{4, 16}}, F32({16}), F32({16})}),
             "node 'op' (LayerNorm): input 'x' must be floating point, got i32[4,16]");
-  EXPECT_EQ(InferError("LayerNorm", AttrMap{{"epsilon", -1.0}},
-                       {F32({4, 16}), F32({16}), F32({16})}),
-            "node 'op' (LayerNorm): attr 'epsilon' must be >= 0, got -1");
+  EXPECT_EQ(
+      InferError("LayerNorm", AttrMap{{"epsilon", -1.0}}, {F32({4, 16}), F32({16}), F32({16})}),
+      "node 'op' (LayerNorm): attr 'epsilon' must be >= 0, got -1");
 }
 
 TEST(LayerNormShapeTest, GradTakesSavedStatistics) {

@@ -51,16 +51,15 @@ Tensor MakeTensor(Shape shape, const std::vector<T>& values) {
 
 // Placeholders "x0", "x1", ... of `types` feeding a node named "op". Returns
 // the node's output types, or the builder's error ("node 'op' (OP): ...").
-inline absl::StatusOr<std::vector<TensorType>> InferOp(const std::string& op,
-                                                       const AttrMap& attrs,
+inline absl::StatusOr<std::vector<TensorType>> InferOp(const std::string& op, const AttrMap& attrs,
                                                        const std::vector<TensorType>& types) {
   Graph graph;
   GraphBuilder builder(&graph, &Builtin().ops);
   std::vector<TensorRef> inputs;
   for (size_t i = 0; i < types.size(); ++i) {
-    SBP_ASSIGN_OR_RETURN(
-        int node, builder.AddNamedNode(absl::StrCat("x", i), "Placeholder", {},
-                                       AttrMap{{"shape", types[i].shape}, {"dtype", types[i].dtype}}));
+    SBP_ASSIGN_OR_RETURN(int node, builder.AddNamedNode(absl::StrCat("x", i), "Placeholder", {},
+                                                        AttrMap{{"shape", types[i].shape},
+                                                                {"dtype", types[i].dtype}}));
     inputs.push_back(TensorRef{node, 0});
   }
   SBP_ASSIGN_OR_RETURN(int node, builder.AddNamedNode("op", op, inputs, attrs));
@@ -115,9 +114,9 @@ inline absl::StatusOr<std::vector<Node>> GradientNodes(const std::string& op, co
   std::vector<TensorRef> inputs;
   std::vector<bool> needs;
   for (size_t i = 0; i < types.size(); ++i) {
-    SBP_ASSIGN_OR_RETURN(
-        int node, builder.AddNamedNode(absl::StrCat("x", i), "Placeholder", {},
-                                       AttrMap{{"shape", types[i].shape}, {"dtype", types[i].dtype}}));
+    SBP_ASSIGN_OR_RETURN(int node, builder.AddNamedNode(absl::StrCat("x", i), "Placeholder", {},
+                                                        AttrMap{{"shape", types[i].shape},
+                                                                {"dtype", types[i].dtype}}));
     inputs.push_back(TensorRef{node, 0});
     needs.push_back(IsFloatingPoint(types[i].dtype));
   }
@@ -128,9 +127,9 @@ inline absl::StatusOr<std::vector<Node>> GradientNodes(const std::string& op, co
   }
   std::vector<std::optional<TensorRef>> output_grads(outputs.size());
   for (int k : outputs_with_grads) {
-    SBP_ASSIGN_OR_RETURN(
-        int grad, builder.AddNamedNode(absl::StrCat("dy", k), "Placeholder", {},
-                                       AttrMap{{"shape", outputs[k].shape}, {"dtype", outputs[k].dtype}}));
+    SBP_ASSIGN_OR_RETURN(int grad, builder.AddNamedNode(absl::StrCat("dy", k), "Placeholder", {},
+                                                        AttrMap{{"shape", outputs[k].shape},
+                                                                {"dtype", outputs[k].dtype}}));
     output_grads[k] = TensorRef{grad, 0};
   }
   const int first_new = graph.num_nodes();

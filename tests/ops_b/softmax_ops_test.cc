@@ -131,10 +131,10 @@ TEST(SoftmaxShapeTest, CrossEntropyGradIsShapedLikeLogits) {
       InferOp("SoftmaxCrossEntropyGrad", {}, {{DataType::kFloat32, Shape{}}, logits, labels});
   ASSERT_TRUE(outputs.ok()) << outputs.status();
   EXPECT_EQ(*outputs, std::vector<TensorType>{logits});
-  EXPECT_EQ(InferError("SoftmaxCrossEntropyGrad", {},
-                       {{DataType::kFloat32, Shape{1}}, logits, labels}),
-            "node 'op' (SoftmaxCrossEntropyGrad): input 'dloss' must be f32[] (a scalar of the "
-            "logits' dtype), got f32[1]");
+  EXPECT_EQ(
+      InferError("SoftmaxCrossEntropyGrad", {}, {{DataType::kFloat32, Shape{1}}, logits, labels}),
+      "node 'op' (SoftmaxCrossEntropyGrad): input 'dloss' must be f32[] (a scalar of the "
+      "logits' dtype), got f32[1]");
   EXPECT_EQ(InferError("SoftmaxCrossEntropyGrad", {},
                        {{DataType::kFloat32, Shape{}}, logits, {DataType::kInt32, Shape{4, 2}}}),
             "node 'op' (SoftmaxCrossEntropyGrad): input 'labels' must have shape [2,4] to match "
@@ -158,8 +158,8 @@ TEST(SoftmaxKernelTest, LargeLogitsStayFinite) {
   ASSERT_TRUE(softmax.ok()) << softmax.status();
   const double total = 1 + std::exp(1.0) + std::exp(2.0);
   const std::vector<float> y = (*softmax)[0].ToVector<float>();
-  const std::vector<double> expected = {1 / total, std::exp(1.0) / total, std::exp(2.0) / total,
-                                        0, 0, 1};
+  const std::vector<double> expected = {
+      1 / total, std::exp(1.0) / total, std::exp(2.0) / total, 0, 0, 1};
   for (size_t i = 0; i < y.size(); ++i) {
     EXPECT_TRUE(std::isfinite(y[i])) << i;
     EXPECT_NEAR(y[i], expected[i], 1e-6) << i;
@@ -167,8 +167,8 @@ TEST(SoftmaxKernelTest, LargeLogitsStayFinite) {
   auto log_softmax = RunOp("LogSoftmax", {}, {x});
   ASSERT_TRUE(log_softmax.ok()) << log_softmax.status();
   const std::vector<float> log_y = (*log_softmax)[0].ToVector<float>();
-  const std::vector<double> log_expected = {-std::log(total), 1 - std::log(total),
-                                            2 - std::log(total), -2000, -1000, 0};
+  const std::vector<double> log_expected = {
+      -std::log(total), 1 - std::log(total), 2 - std::log(total), -2000, -1000, 0};
   for (size_t i = 0; i < log_y.size(); ++i) EXPECT_NEAR(log_y[i], log_expected[i], 1e-4) << i;
 }
 
@@ -191,8 +191,8 @@ TEST(SoftmaxKernelTest, MatchesNaiveReferenceOnEveryAxis) {
   auto result = RunOp("Softmax", AttrMap{{"axis", int64_t{1}}}, {x32});
   ASSERT_TRUE(result.ok()) << result.status();
   const std::vector<float> y32 = (*result)[0].ToVector<float>();
-  ExpectNear(std::vector<double>(y32.begin(), y32.end()),
-             NaiveSoftmax(values, shape, 1, false), 1e-6);
+  ExpectNear(std::vector<double>(y32.begin(), y32.end()), NaiveSoftmax(values, shape, 1, false),
+             1e-6);
 }
 
 TEST(SoftmaxKernelTest, GradKernelsMatchTheirFormulas) {
@@ -237,8 +237,8 @@ TEST(SoftmaxKernelTest, CrossEntropyIsTheMeanNegativeLogSoftmax) {
   EXPECT_NEAR((*mean)[0].data<double>()[0], sum / 6, 1e-13);
 
   // `count` replaces the local number of labels (a split batch of 24).
-  auto counted = RunOp("SoftmaxCrossEntropy", AttrMap{{"count", int64_t{24}}},
-                       {logits, label_tensor});
+  auto counted =
+      RunOp("SoftmaxCrossEntropy", AttrMap{{"count", int64_t{24}}}, {logits, label_tensor});
   ASSERT_TRUE(counted.ok()) << counted.status();
   EXPECT_NEAR((*counted)[0].data<double>()[0], sum / 24, 1e-13);
 
@@ -257,13 +257,13 @@ TEST(SoftmaxKernelTest, CrossEntropyOfLargeLogitsStaysFinite) {
   // Row 0: log(1 + e + e²); row 1: 5000 - 0 (the other terms vanish).
   const double expected = (std::log(1 + std::exp(1.0) + std::exp(2.0)) + 5000) / 2;
   EXPECT_NEAR((*loss)[0].data<float>()[0], expected, 1e-3);
-  auto grad = RunOp("SoftmaxCrossEntropyGrad", {},
-                    {MakeTensor<float>(Shape{}, {1}), logits, labels});
+  auto grad =
+      RunOp("SoftmaxCrossEntropyGrad", {}, {MakeTensor<float>(Shape{}, {1}), logits, labels});
   ASSERT_TRUE(grad.ok()) << grad.status();
   const double total = 1 + std::exp(1.0) + std::exp(2.0);
   const std::vector<float> dlogits = (*grad)[0].ToVector<float>();
-  const std::vector<double> expected_grad = {(1 / total - 1) / 2, std::exp(1.0) / total / 2,
-                                             std::exp(2.0) / total / 2, 0.5, -0.5, 0};
+  const std::vector<double> expected_grad = {
+      (1 / total - 1) / 2, std::exp(1.0) / total / 2, std::exp(2.0) / total / 2, 0.5, -0.5, 0};
   for (size_t i = 0; i < dlogits.size(); ++i) EXPECT_NEAR(dlogits[i], expected_grad[i], 1e-6);
 }
 
@@ -272,9 +272,9 @@ TEST(SoftmaxKernelTest, CrossEntropyGradIsSoftmaxMinusOneHotTimesDlossOverCount)
   Tensor logits = RandomTensor(TestAllocator(), {DataType::kFloat64, Shape{3, 4}}, 5);
   const std::vector<double> softmax =
       NaiveSoftmax(logits.ToVector<double>(), Shape{3, 4}, 1, false);
-  auto grad = RunOp("SoftmaxCrossEntropyGrad", AttrMap{{"count", int64_t{12}}},
-                    {MakeTensor<double>(Shape{}, {3}), logits,
-                     MakeTensor<int32_t>(Shape{3}, labels)});
+  auto grad =
+      RunOp("SoftmaxCrossEntropyGrad", AttrMap{{"count", int64_t{12}}},
+            {MakeTensor<double>(Shape{}, {3}), logits, MakeTensor<int32_t>(Shape{3}, labels)});
   ASSERT_TRUE(grad.ok()) << grad.status();
   std::vector<double> expected(12);
   for (int row = 0; row < 3; ++row) {
@@ -294,8 +294,8 @@ TEST(SoftmaxKernelTest, LabelOutOfRangeIsAnError) {
   EXPECT_EQ(loss.status().message(), "node 'op': label 12 at index 3 is outside [0, 10)");
 
   Tensor negative = MakeTensor<int64_t>(Shape{5}, {-1, 2, 9, 12, 0});
-  auto grad = RunOp("SoftmaxCrossEntropyGrad", {},
-                    {MakeTensor<float>(Shape{}, {1}), logits, negative});
+  auto grad =
+      RunOp("SoftmaxCrossEntropyGrad", {}, {MakeTensor<float>(Shape{}, {1}), logits, negative});
   ASSERT_FALSE(grad.ok());
   EXPECT_EQ(grad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(grad.status().message(), "node 'op': label -1 at index 0 is outside [0, 10)");
@@ -304,8 +304,8 @@ TEST(SoftmaxKernelTest, LabelOutOfRangeIsAnError) {
 // ------------------------------------------------------------- gradients
 
 TEST(SoftmaxGradientTest, GradientsAreTheDedicatedGradOps) {
-  for (const auto& [op, grad_op] : {std::pair{"Softmax", "SoftmaxGrad"},
-                                    std::pair{"LogSoftmax", "LogSoftmaxGrad"}}) {
+  for (const auto& [op, grad_op] :
+       {std::pair{"Softmax", "SoftmaxGrad"}, std::pair{"LogSoftmax", "LogSoftmaxGrad"}}) {
     auto nodes = GradientNodes(op, AttrMap{{"axis", int64_t{0}}}, {kF32_2x3});
     ASSERT_TRUE(nodes.ok()) << nodes.status();
     ASSERT_EQ(nodes->size(), 1);
@@ -336,15 +336,14 @@ TEST(SoftmaxGradientTest, SoftmaxAndLogSoftmaxOnSeveralAxes) {
 TEST(SoftmaxGradientTest, CrossEntropyWithRank2AndRank3Logits) {
   Tensor logits2 = RandomTensor(TestAllocator(), {DataType::kFloat64, Shape{4, 5}}, 31, -2, 2);
   Tensor labels2 = MakeTensor<int32_t>(Shape{4}, {4, 0, 2, 2});
-  absl::Status rank2 = CheckOpGradient(Builtin().ops, Builtin().kernels, "SoftmaxCrossEntropy",
-                                       {}, {logits2, labels2});
+  absl::Status rank2 = CheckOpGradient(Builtin().ops, Builtin().kernels, "SoftmaxCrossEntropy", {},
+                                       {logits2, labels2});
   EXPECT_TRUE(rank2.ok()) << rank2;
 
   Tensor logits3 = RandomTensor(TestAllocator(), {DataType::kFloat64, Shape{2, 3, 4}}, 32, -2, 2);
   Tensor labels3 = MakeTensor<int64_t>(Shape{2, 3}, {3, 1, 0, 2, 2, 1});
-  absl::Status rank3 =
-      CheckOpGradient(Builtin().ops, Builtin().kernels, "SoftmaxCrossEntropy",
-                      AttrMap{{"count", int64_t{10}}}, {logits3, labels3});
+  absl::Status rank3 = CheckOpGradient(Builtin().ops, Builtin().kernels, "SoftmaxCrossEntropy",
+                                       AttrMap{{"count", int64_t{10}}}, {logits3, labels3});
   EXPECT_TRUE(rank3.ok()) << rank3;
 }
 
