@@ -1,5 +1,8 @@
 // LayerNorm over the last axis and its gradient op (docs/ops.md,
 // "Normalization").
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "graph/ops/builtin_ops.h"

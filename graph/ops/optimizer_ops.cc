@@ -2,6 +2,10 @@
 // and have no outputs, plus ClipFactor for global-norm clipping (docs/ops.md,
 // "Optimizer ops"). The semantics follow torch.optim.SGD, torch.optim.Adam /
 // AdamW and torch.nn.utils.clip_grad_norm_.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "graph/ops/builtin_ops.h"
