@@ -113,6 +113,40 @@ void AddRegion(const T* src, const Box& src_box, T* dst, const Box& dst_box, con
   });
 }
 
+std::optional<std::vector<std::vector<BoxCopy>>> PlanBoxCopies(
+    const std::vector<std::optional<Box>>& inputs,
+    const std::vector<std::optional<Box>>& outputs) {
+  const int count = static_cast<int>(inputs.size());
+  std::vector<std::vector<BoxCopy>> plan(count);
+  for (int target = 0; target < count; ++target) {
+    if (!outputs[target].has_value()) continue;
+    const Box& out = *outputs[target];
+    // Distinct input boxes are disjoint or identical (a grid of slices, maybe
+    // replicated); read each distinct box once, from the target itself when it
+    // holds it, else from its lowest-ranked holder.
+    std::vector<int> order;
+    if (inputs[target].has_value()) order.push_back(target);
+    for (int source = 0; source < count; ++source) {
+      if (source != target && inputs[source].has_value()) order.push_back(source);
+    }
+    std::vector<Box> used;
+    int64_t covered = 0;
+    for (int source : order) {
+      const Box& in = *inputs[source];
+      bool duplicate = false;
+      for (const Box& box : used) duplicate = duplicate || box == in;
+      if (duplicate) continue;
+      used.push_back(in);
+      std::optional<Box> region = IntersectBoxes(in, out);
+      if (!region.has_value() || BoxNumElements(*region) == 0) continue;
+      covered += BoxNumElements(*region);
+      plan[target].push_back(BoxCopy{source, *region});
+    }
+    if (covered != BoxNumElements(out)) return std::nullopt;
+  }
+  return plan;
+}
+
 template void AddRegion<float>(const float*, const Box&, float*, const Box&, const Box&);
 template void AddRegion<double>(const double*, const Box&, double*, const Box&, const Box&);
 template void AddRegion<int32_t>(const int32_t*, const Box&, int32_t*, const Box&, const Box&);

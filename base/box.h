@@ -50,6 +50,22 @@ void CopyRegion(const void* src, const Box& src_box, void* dst, const Box& dst_b
 template <typename T>
 void AddRegion(const T* src, const Box& src_box, T* dst, const Box& dst_box, const Box& region);
 
+// One piece of a copy between participants: read `region` (logical
+// coordinates) from participant `source`.
+struct BoxCopy {
+  int source = 0;
+  Box region;
+};
+
+// Plans a copy among participants (in rank order) that hold `inputs` and
+// want `outputs` (nullopt: holds or wants nothing). Distinct input boxes must
+// be disjoint or identical (one layout: a grid of slices, maybe replicated).
+// Each distinct box is read once, from the participant itself when it holds
+// it, else from its lowest-ranked holder. Returns the copies per participant,
+// or nullopt when some wanted element is held by nobody.
+std::optional<std::vector<std::vector<BoxCopy>>> PlanBoxCopies(
+    const std::vector<std::optional<Box>>& inputs, const std::vector<std::optional<Box>>& outputs);
+
 }  // namespace sbpflow
 
 #endif  // SBPFLOW_BASE_BOX_H_

@@ -33,8 +33,9 @@ absl::string_view CollectiveKindName(CollectiveKind kind);
 // moved: participant r contributes the elements of `input_boxes[r]` and
 // receives `output_boxes[r]`. When `reduce` is set, overlapping
 // contributions are summed (in rank order, so the result is deterministic);
-// otherwise every output element is copied from the lowest-ranked
-// participant whose input box holds it.
+// otherwise every output element is copied from the participant itself when
+// it holds it, else from the lowest-ranked participant that does
+// (PlanBoxCopies in base/box.h).
 struct CollectiveSpec {
   CollectiveKind kind = CollectiveKind::kAllReduce;
   // Identical for all participants and unique within the plan.
@@ -43,13 +44,17 @@ struct CollectiveSpec {
   int rank = 0;
   Shape logical_shape;
   DataType dtype = DataType::kFloat32;
+  // Per participant: whether it contributes / receives, and the boxes.
+  // Between device sets (send/recv) a participant may do only one of them.
+  std::vector<bool> has_input;
+  std::vector<bool> has_output;
   std::vector<Box> input_boxes;
   std::vector<Box> output_boxes;
   bool reduce = false;
-  // Participants that send or receive nothing may be in the group (send/recv
-  // between device sets); a participant with an empty input box sends
-  // nothing.
-  int64_t bytes_sent = 0;  // by this participant, for reports
+  // Bytes each participant sends (for reports and link throttling) and the
+  // latency hops of the algorithm.
+  std::vector<int64_t> bytes_sent;
+  int hops = 1;
 };
 
 }  // namespace sbpflow

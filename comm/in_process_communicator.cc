@@ -1,0 +1,245 @@
+#include "comm/in_process_communicator.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace sbpflow {
+namespace {
+
+std::optional<Box> MaybeBox(bool present, const Box& box) {
+  return present ? std::optional<Box>(box) : std::nullopt;
+}
+
+template <typename T>
+void AddInto(const Tensor& source, int64_t begin, int64_t end, const Tensor& target) {
+  const T* in = source.data<T>();
+  T* out = target.data<T>();
+  for (int64_t i = begin; i < end; ++i) out[i] += in[i];
+}
+
+void AddFlat(DataType dtype, const Tensor& source, int64_t begin, int64_t end,
+             const Tensor& target) {
+  switch (dtype) {
+    case DataType::kFloat32:
+      return AddInto<float>(source, begin, end, target);
+    case DataType::kFloat64:
+      return AddInto<double>(source, begin, end, target);
+    case DataType::kInt32:
+      return AddInto<int32_t>(source, begin, end, target);
+    case DataType::kInt64:
+      return AddInto<int64_t>(source, begin, end, target);
+    default:
+      LOG(FATAL) << "cannot reduce " << DataTypeName(dtype);
+  }
+}
+
+void AddBoxRegion(DataType dtype, const Tensor& source, const Box& source_box, const Tensor& target,
+                  const Box& target_box, const Box& region) {
+  switch (dtype) {
+    case DataType::kFloat32:
+      return AddRegion<float>(source.data<float>(), source_box, target.data<float>(), target_box,
+                              region);
+    case DataType::kFloat64:
+      return AddRegion<double>(source.data<double>(), source_box, target.data<double>(),
+                               target_box, region);
+    case DataType::kInt32:
+      return AddRegion<int32_t>(source.data<int32_t>(), source_box, target.data<int32_t>(),
+                                target_box, region);
+    case DataType::kInt64:
+      return AddRegion<int64_t>(source.data<int64_t>(), source_box, target.data<int64_t>(),
+                                target_box, region);
+    default:
+      LOG(FATAL) << "cannot reduce " << DataTypeName(dtype);
+  }
+}
+
+}  // namespace
+
+InProcessCommunicator::InProcessCommunicator(int num_devices, std::optional<LinkThrottle> throttle)
+    : throttle_(throttle) {
+  for (int device = 0; device < num_devices; ++device) {
+    links_.push_back(std::make_unique<Link>());
+    links_.back()->thread = std::thread([this, device] { LinkLoop(device); });
+  }
+}
+
+InProcessCommunicator::~InProcessCommunicator() {
+  for (auto& link : links_) {
+    {
+      std::lock_guard<std::mutex> lock(link->mutex);
+      link->stop = true;
+    }
+    link->ready.notify_all();
+  }
+  for (auto& link : links_) link->thread.join();
+}
+
+int64_t InProcessCommunicator::completed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return completed_;
+}
+
+void InProcessCommunicator::Enqueue(int device, std::function<void()> work) {
+  Link& link = *links_[device];
+  {
+    std::lock_guard<std::mutex> lock(link.mutex);
+    link.queue.push_back(std::move(work));
+  }
+  link.ready.notify_one();
+}
+
+void InProcessCommunicator::LinkLoop(int device) {
+  Link& link = *links_[device];
+  while (true) {
+    std::function<void()> work;
+    {
+      std::unique_lock<std::mutex> lock(link.mutex);
+      link.ready.wait(lock, [&] { return link.stop || !link.queue.empty(); });
+      if (link.queue.empty()) return;
+      work = std::move(link.queue.front());
+      link.queue.pop_front();
+    }
+    work();
+  }
+}
+
+void InProcessCommunicator::Start(const CollectiveSpec& spec, const CollectiveInstance& instance,
+                                  const Tensor& input, const Tensor& output,
+                                  CollectiveDone done) {
+  const int size = static_cast<int>(spec.group.size());
+  if (spec.rank < 0 || spec.rank >= size || spec.group[spec.rank] >= static_cast<int>(links_.size())) {
+    done(absl::InternalError(absl::StrCat("collective ", spec.key, ": rank ", spec.rank,
+                                          " is not in its group")));
+    return;
+  }
+  std::shared_ptr<Collective> ready;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const Key key{spec.key, instance.step, instance.micro_batch};
+    std::shared_ptr<Collective>& collective = pending_[key];
+    if (collective == nullptr) {
+      collective = std::make_shared<Collective>();
+      collective->spec = spec;
+      collective->participants.resize(size);
+    }
+    Participant& participant = collective->participants[spec.rank];
+    if (participant.arrived) {
+      done(absl::InternalError(absl::StrCat("collective ", spec.key, ": rank ", spec.rank,
+                                            " started twice")));
+      return;
+    }
+    participant.arrived = true;
+    participant.input = input;
+    participant.output = output;
+    participant.done = std::move(done);
+    if (++collective->arrived == size) {
+      ready = collective;
+      pending_.erase(key);
+    }
+  }
+  if (ready != nullptr) Launch(std::move(ready));
+}
+
+void InProcessCommunicator::Launch(std::shared_ptr<Collective> collective) {
+  const int size = static_cast<int>(collective->participants.size());
+  collective->phase_one_left = size;
+  for (int rank = 0; rank < size; ++rank) {
+    Enqueue(collective->spec.group[rank],
+            [this, collective, rank] { RunParticipant(collective, rank, 1); });
+  }
+}
+
+void InProcessCommunicator::Throttle(const CollectiveSpec& spec, int rank,
+                                     double elapsed_seconds) const {
+  if (!throttle_.has_value() || throttle_->bytes_per_second <= 0) return;
+  const double bytes = rank < static_cast<int>(spec.bytes_sent.size()) ? spec.bytes_sent[rank] : 0;
+  const double modeled = throttle_->latency_seconds * spec.hops + bytes / throttle_->bytes_per_second;
+  if (modeled > elapsed_seconds) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(modeled - elapsed_seconds));
+  }
+}
+
+void InProcessCommunicator::RunParticipant(const std::shared_ptr<Collective>& collective, int rank,
+                                           int phase) {
+  const auto start = std::chrono::steady_clock::now();
+  const CollectiveSpec& spec = collective->spec;
+  std::vector<Participant>& participants = collective->participants;
+  Participant& self = participants[rank];
+  const int size = static_cast<int>(participants.size());
+  const int64_t element_size = DataTypeSize(spec.dtype);
+  const bool flat_all_reduce = spec.kind == CollectiveKind::kAllReduce;
+
+  if (flat_all_reduce) {
+    // Every participant holds the same box: reduce-scatter balanced chunks of
+    // the flat buffer, then all-gather them.
+    const int64_t count = self.output.num_elements();
+    if (phase == 1) {
+      const Interval chunk = BalancedPart(count, size, rank);
+      if (chunk.size() > 0) {
+        std::memcpy(static_cast<char*>(self.output.raw_data()) + chunk.begin * element_size,
+                    static_cast<const char*>(participants[0].input.raw_data()) +
+                        chunk.begin * element_size,
+                    chunk.size() * element_size);
+        for (int source = 1; source < size; ++source) {
+          AddFlat(spec.dtype, participants[source].input, chunk.begin, chunk.end, self.output);
+        }
+      }
+      if (--collective->phase_one_left == 0) {
+        for (int member = 0; member < size; ++member) {
+          Enqueue(spec.group[member],
+                  [this, collective, member] { RunParticipant(collective, member, 2); });
+        }
+      }
+      return;
+    }
+    for (int source = 0; source < size; ++source) {
+      if (source == rank) continue;
+      const Interval chunk = BalancedPart(count, size, source);
+      if (chunk.size() == 0) continue;
+      std::memcpy(static_cast<char*>(self.output.raw_data()) + chunk.begin * element_size,
+                  static_cast<const char*>(participants[source].output.raw_data()) +
+                      chunk.begin * element_size,
+                  chunk.size() * element_size);
+    }
+  } else if (spec.has_output[rank] && spec.reduce) {
+    const Box& out_box = spec.output_boxes[rank];
+    self.output.SetZero();
+    for (int source = 0; source < size; ++source) {
+      if (!spec.has_input[source]) continue;
+      std::optional<Box> region = IntersectBoxes(spec.input_boxes[source], out_box);
+      if (!region.has_value() || BoxNumElements(*region) == 0) continue;
+      AddBoxRegion(spec.dtype, participants[source].input, spec.input_boxes[source], self.output,
+                   out_box, *region);
+    }
+  } else if (spec.has_output[rank]) {
+    std::vector<std::optional<Box>> inputs;
+    std::vector<std::optional<Box>> outputs;
+    for (int member = 0; member < size; ++member) {
+      inputs.push_back(MaybeBox(spec.has_input[member], spec.input_boxes[member]));
+      // Only this participant's copies are planned here.
+      outputs.push_back(member == rank ? MaybeBox(true, spec.output_boxes[member]) : std::nullopt);
+    }
+    auto copies = PlanBoxCopies(inputs, outputs);
+    CHECK(copies.has_value()) << "collective " << spec.key << ": output of rank " << rank
+                              << " is not covered by the inputs";
+    for (const BoxCopy& copy : (*copies)[rank]) {
+      CopyRegion(participants[copy.source].input.raw_data(), spec.input_boxes[copy.source],
+                 self.output.raw_data(), spec.output_boxes[rank], copy.region, element_size);
+    }
+  }
+
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Throttle(spec, rank, elapsed);
+  CollectiveDone done = std::move(self.done);
+  done(absl::OkStatus());
+  if (++collective->finished == size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++completed_;
+  }
+}
+
+}  // namespace sbpflow

@@ -1,0 +1,71 @@
+// Strategy: the general fallback on one placement. Reduce every partial mesh
+// axis (all_reduce), exchange slice intersections among all devices in one
+// step, then fill zeros where the destination is partial.
+#include "sbp/boxing/strategies.h"
+
+namespace sbpflow::boxing {
+namespace {
+
+// `layout` with every partial axis made broadcast.
+Layout WithoutPartial(Layout layout) {
+  for (Sbp& sbp : layout.nd_sbp) {
+    if (sbp.is_partial()) sbp = Sbp::Broadcast();
+  }
+  return layout;
+}
+
+}  // namespace
+
+// Appends the all_reduce steps that remove `from`'s partial axes; returns the
+// resulting layout.
+Layout ReducePartialAxes(const BoxingRequest& request, const Layout& from, BoxingPlan* plan) {
+  Layout current = from;
+  for (int axis = 0; axis < current.placement.mesh_rank(); ++axis) {
+    if (!current.nd_sbp[axis].is_partial()) continue;
+    Layout next = current;
+    next.nd_sbp[axis] = Sbp::Broadcast();
+    plan->steps.push_back(MakeStep(BoxingKind::kAllReduce, axis, current, next,
+                                   AxisGroups(current.placement, axis), request.shape,
+                                   request.dtype));
+    current = std::move(next);
+  }
+  return current;
+}
+
+// Appends the zero_fill step that makes `to`'s partial axes partial.
+void FillPartialAxes(const BoxingRequest& request, const Layout& broadcast_to, const Layout& to,
+                     BoxingPlan* plan) {
+  if (broadcast_to == to) return;
+  plan->steps.push_back(MakeStep(BoxingKind::kZeroFill, -1, broadcast_to, to,
+                                 {to.placement.devices()}, request.shape, request.dtype));
+}
+
+BoxingPlan PlanSliceExchange(const BoxingRequest& request) {
+  BoxingPlan plan;
+  const Layout reduced = ReducePartialAxes(request, request.from, &plan);
+  const Layout target = WithoutPartial(request.to);
+  if (reduced != target) {
+    plan.steps.push_back(MakeStep(BoxingKind::kAllToAll, -1, reduced, target,
+                                  {reduced.placement.devices()}, request.shape, request.dtype));
+  }
+  FillPartialAxes(request, target, request.to, &plan);
+  return plan;
+}
+
+BoxingPlan PlanPlacementChange(const BoxingRequest& request) {
+  BoxingPlan plan;
+  const Layout reduced = ReducePartialAxes(request, request.from, &plan);
+  const Layout target = WithoutPartial(request.to);
+  std::vector<Device> participants = reduced.placement.devices();
+  for (const Device& device : target.placement.devices()) {
+    bool present = false;
+    for (const Device& known : participants) present = present || known == device;
+    if (!present) participants.push_back(device);
+  }
+  plan.steps.push_back(MakeStep(BoxingKind::kSendRecv, -1, reduced, target, {participants},
+                                request.shape, request.dtype));
+  FillPartialAxes(request, target, request.to, &plan);
+  return plan;
+}
+
+}  // namespace sbpflow::boxing
