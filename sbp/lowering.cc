@@ -1,89 +1,398 @@
 #include "sbp/lowering.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "glog/logging.h"
 #include "graph/graph_proto.h"
 
 namespace sbpflow {
+namespace {
 
-absl::StatusOr<PhysicalPlan> LowerSingleDevice(const Graph& graph, const OpRegistry& registry,
-                                               const LoweringOptions& options) {
-  if (options.devices.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "single-device lowering got ", options.devices.size(), " devices"));
+std::vector<int64_t> FlattenBox(const Box& box) {
+  std::vector<int64_t> flat;
+  for (const Interval& interval : box) {
+    flat.push_back(interval.begin);
+    flat.push_back(interval.end);
   }
-  PhysicalPlan plan;
-  plan.devices = options.devices;
-  SBP_ASSIGN_OR_RETURN(std::vector<int> order, graph.TopologicalOrder());
-  std::vector<int> op_of_node(graph.num_nodes(), -1);
-  for (int index : order) {
-    const Node& node = graph.node(index);
-    PlanOp op;
-    op.name = node.name;
-    op.type = node.op;
-    op.logical_node = node.name;
-    op.attrs = node.attrs;
-    op.outputs = node.outputs;
-    op.frequency = Frequency::kPerMicroBatch;
-    op.phase = node.role == NodeRole::kOptimizer ? Phase::kOptimizer
-               : node.role == NodeRole::kBackward ? Phase::kBackwardInput
-                                                  : Phase::kForward;
-    for (const TensorRef& input : node.inputs) {
-      op.inputs.push_back(PlanValue{op_of_node[input.node], input.output});
+  return flat;
+}
+
+int RankIn(const Placement& placement, const Device& device) {
+  for (int rank = 0; rank < placement.size(); ++rank) {
+    if (placement.devices()[rank] == device) return rank;
+  }
+  return -1;
+}
+
+// Per plan device, the local value of one logical tensor.
+using DeviceValues = std::map<int, PlanValue>;
+
+class Lowerer {
+ public:
+  Lowerer(const Graph& graph, const std::vector<NodeLayout>& layouts, const OpRegistry& ops,
+          const LoweringOptions& options)
+      : graph_(graph), layouts_(layouts), ops_(ops), options_(options) {}
+
+  absl::StatusOr<PhysicalPlan> Run() {
+    plan_.devices = options_.devices;
+    for (int index = 0; index < static_cast<int>(options_.devices.size()); ++index) {
+      device_index_[options_.devices[index]] = index;
     }
-    for (int control : node.control_inputs) op.control_inputs.push_back(op_of_node[control]);
+    for (const NodeLayout& layout : layouts_) {
+      for (const Device& device : layout.placement.devices()) {
+        if (!device_index_.contains(device)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("device ", device.ToString(), " of placement ",
+                           layout.placement.ToString(), " is not among the job's devices ",
+                           DeviceListToString(options_.devices)));
+        }
+      }
+    }
+    SBP_ASSIGN_OR_RETURN(std::vector<int> order, graph_.TopologicalOrder());
+    values_.resize(graph_.num_nodes());
+    node_ops_.resize(graph_.num_nodes());
+    for (int index : order) SBP_RETURN_IF_ERROR(LowerNode(index));
+    SBP_RETURN_IF_ERROR(AddFetches());
+    return std::move(plan_);
+  }
+
+ private:
+  Frequency NodeFrequency(const Node& node) const {
+    return node.role == NodeRole::kOptimizer || node.op == "Variable" ? Frequency::kPerStep
+                                                                        : Frequency::kPerMicroBatch;
+  }
+
+  static Phase NodePhase(const Node& node) {
+    switch (node.role) {
+      case NodeRole::kForward:
+        return Phase::kForward;
+      case NodeRole::kBackward:
+        return Phase::kBackwardInput;
+      case NodeRole::kOptimizer:
+        return Phase::kOptimizer;
+    }
+    return Phase::kForward;
+  }
+
+  // Attrs a kernel needs from the logical graph.
+  absl::Status SetLogicalAttrs(const Node& node, AttrMap& attrs) {
+    auto set_count = [&](int64_t count) -> absl::Status {
+      SBP_ASSIGN_OR_RETURN(int64_t given, attrs.GetIntOr("count", 0));
+      if (given == 0) attrs.Set("count", count);
+      return absl::OkStatus();
+    };
+    if (node.op == "ReduceMean") {
+      const Shape& shape = graph_.type(node.inputs[0]).shape;
+      SBP_ASSIGN_OR_RETURN(std::vector<int64_t> axes, attrs.GetIntList("axes"));
+      int64_t count = 1;
+      if (axes.empty()) {
+        count = shape.NumElements();
+      } else {
+        for (int64_t axis : axes) count *= shape.dim(NormalizeAxis(axis, shape.rank()));
+      }
+      return set_count(count);
+    }
+    if (node.op == "SoftmaxCrossEntropy") {
+      return set_count(graph_.type(node.inputs[1]).shape.NumElements());
+    }
+    if (node.op == "SoftmaxCrossEntropyGrad") {
+      return set_count(graph_.type(node.inputs[2]).shape.NumElements());
+    }
+    return absl::OkStatus();
+  }
+
+  std::string OpName(const std::string& base, const Placement& placement, int device) const {
+    if (plan_.devices.size() == 1) return base;
+    return absl::StrCat(base, "@", plan_.devices[device].ToString());
+  }
+
+  absl::Status LowerNode(int index) {
+    const Node& node = graph_.node(index);
+    const NodeLayout& layout = layouts_[index];
+    const Placement& placement = layout.placement;
+    const OpDef* def = ops_.Find(node.op);
+    CHECK(def != nullptr) << node.op;
+    std::vector<DeviceValues> inputs;
+    for (size_t position = 0; position < node.inputs.size(); ++position) {
+      SBP_ASSIGN_OR_RETURN(DeviceValues values,
+                           Boxed(node.inputs[position], Layout{placement, layout.inputs[position]}));
+      inputs.push_back(std::move(values));
+    }
+    AttrMap attrs = node.attrs;
+    SBP_RETURN_IF_ERROR(SetLogicalAttrs(node, attrs));
+    values_[index].resize(node.outputs.size());
+    for (int rank = 0; rank < placement.size(); ++rank) {
+      const int device = device_index_.at(placement.devices()[rank]);
+      PlanOp op;
+      op.name = OpName(node.name, placement, device);
+      op.type = node.op;
+      op.logical_node = node.name;
+      op.attrs = attrs;
+      op.device = device;
+      op.frequency = NodeFrequency(node);
+      op.phase = NodePhase(node);
+      if (node.stage.has_value()) op.stage = *node.stage;
+      op.mutable_inputs = def->mutable_inputs;
+      for (const DeviceValues& values : inputs) {
+        auto it = values.find(device);
+        CHECK(it != values.end()) << node.name << " misses an input on " << device;
+        op.inputs.push_back(it->second);
+      }
+      for (int control : node.control_inputs) {
+        auto on_device = node_ops_[control].find(device);
+        if (on_device != node_ops_[control].end()) {
+          op.control_inputs.push_back(on_device->second);
+        } else {
+          for (const auto& [other_device, other_op] : node_ops_[control]) {
+            op.control_inputs.push_back(other_op);
+          }
+        }
+      }
+      for (size_t output = 0; output < node.outputs.size(); ++output) {
+        const Box box = ShardBox(node.outputs[output].shape, layout.outputs[output], placement, rank);
+        op.outputs.push_back(TensorType{node.outputs[output].dtype, BoxShape(box)});
+      }
+      if (node.op == "Placeholder") {
+        op.kind = PlanOpKind::kPlaceholder;
+        op.feed = node.name;
+        op.box = ShardBox(node.outputs[0].shape, layout.outputs[0], placement, rank);
+      } else if (node.op == "Variable") {
+        op.kind = PlanOpKind::kVariable;
+        op.variable = node.name;
+        op.box = ShardBox(node.outputs[0].shape, layout.outputs[0], placement, rank);
+      } else {
+        op.kind = PlanOpKind::kKernel;
+      }
+      const int op_index = AddOp(std::move(op));
+      node_ops_[index][device] = op_index;
+      for (size_t output = 0; output < node.outputs.size(); ++output) {
+        values_[index][output][device] = PlanValue{op_index, static_cast<int>(output)};
+      }
+    }
     if (node.op == "Placeholder") {
-      op.kind = PlanOpKind::kPlaceholder;
-      op.feed = node.name;
-      op.box = FullBox(node.outputs[0].shape);
-      plan.feeds.push_back(FeedSpec{node.name, node.outputs[0]});
+      plan_.feeds.push_back(FeedSpec{node.name, node.outputs[0]});
     } else if (node.op == "Variable") {
-      op.kind = PlanOpKind::kVariable;
-      op.frequency = Frequency::kPerStep;
-      op.variable = node.name;
-      op.box = FullBox(node.outputs[0].shape);
       VariableSpec spec;
       spec.name = node.name;
       spec.logical = node.outputs[0];
       SBP_ASSIGN_OR_RETURN(spec.initializer, node.attrs.GetString("initializer"));
       SBP_ASSIGN_OR_RETURN(spec.seed, node.attrs.GetInt("seed"));
       SBP_ASSIGN_OR_RETURN(spec.trainable, node.attrs.GetBool("trainable"));
-      spec.ops.push_back(static_cast<int>(plan.ops.size()));
-      plan.variables.push_back(std::move(spec));
-    } else {
-      op.kind = PlanOpKind::kKernel;
-      if (node.role == NodeRole::kOptimizer) op.frequency = Frequency::kPerStep;
-      const OpDef* def = registry.Find(node.op);
-      if (def == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("node '", node.name, "': unknown op '", node.op, "'"));
-      }
-      op.mutable_inputs = def->mutable_inputs;
+      for (const auto& [device, op_index] : node_ops_[index]) spec.ops.push_back(op_index);
+      plan_.variables.push_back(std::move(spec));
     }
-    op_of_node[index] = static_cast<int>(plan.ops.size());
-    plan.ops.push_back(std::move(op));
+    return absl::OkStatus();
   }
 
-  auto add_fetch = [&](const std::string& name, TensorRef ref, bool sum_micro_batches) {
+  int AddOp(PlanOp op) {
+    plan_.ops.push_back(std::move(op));
+    return static_cast<int>(plan_.ops.size()) - 1;
+  }
+
+  // The values of `ref` laid out as `target`, boxing them once.
+  absl::StatusOr<DeviceValues> Boxed(TensorRef ref, const Layout& target) {
+    const NodeLayout& producer = layouts_[ref.node];
+    const Layout from{producer.placement, producer.outputs[ref.output]};
+    const DeviceValues& produced = values_[ref.node][ref.output];
+    if (from == target) return produced;
+    for (const BoxedValue& cached : boxed_) {
+      if (cached.ref == ref && cached.layout == target) return cached.values;
+    }
+    const TensorType& type = graph_.type(ref);
+    BoxingRequest request{type.shape, type.dtype, from, target, options_.link};
+    auto boxing = PlanBoxing(request);
+    if (!boxing.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", graph_.RefName(ref),
+                                                     "': ", boxing.status().message()));
+    }
+    const Frequency frequency = plan_.ops[produced.begin()->second.op].frequency;
+    const int stage = plan_.ops[produced.begin()->second.op].stage;
+    const Phase phase = plan_.ops[produced.begin()->second.op].phase;
+    DeviceValues current = produced;
+    const std::string base = absl::StrCat(graph_.RefName(ref), "/boxing", boxed_.size());
+    for (size_t step_index = 0; step_index < boxing->steps.size(); ++step_index) {
+      current = EmitStep(boxing->steps[step_index], current, type,
+                         absl::StrCat(base, "/", step_index), frequency, stage, phase,
+                         graph_.node(ref.node).name);
+    }
+    boxed_.push_back(BoxedValue{ref, target, current});
+    return current;
+  }
+
+  DeviceValues EmitStep(const BoxingStep& step, const DeviceValues& current,
+                        const TensorType& type, const std::string& name, Frequency frequency,
+                        int stage, Phase phase, const std::string& logical_node) {
+    DeviceValues result;
+    const std::string kind(BoxingKindName(step.kind));
+    auto base_op = [&](int device) {
+      PlanOp op;
+      op.device = device;
+      op.frequency = frequency;
+      op.stage = stage;
+      op.phase = phase;
+      op.logical_node = logical_node;
+      return op;
+    };
+    if (IsLocal(step.kind)) {
+      for (int rank = 0; rank < step.to.placement.size(); ++rank) {
+        const Device& device = step.to.placement.devices()[rank];
+        const int index = device_index_.at(device);
+        const int from_rank = RankIn(step.from.placement, device);
+        const Box in_box = ShardBox(type.shape, step.from.nd_sbp, step.from.placement, from_rank);
+        const Box out_box = ShardBox(type.shape, step.to.nd_sbp, step.to.placement, rank);
+        PlanOp op = base_op(index);
+        op.kind = PlanOpKind::kKernel;
+        op.name = OpName(absl::StrCat(name, ":", kind), step.to.placement, index);
+        op.type = step.kind == BoxingKind::kSlice ? "BoxingSlice" : "BoxingZeroFill";
+        op.attrs.Set("input_box", FlattenBox(in_box));
+        op.attrs.Set("output_box", FlattenBox(out_box));
+        if (step.kind == BoxingKind::kZeroFill) {
+          // A device keeps its data unless a broadcast axis became partial and
+          // it is not the first along that axis (the sum must count it once).
+          const std::vector<int64_t> coordinate = step.to.placement.Coordinate(rank);
+          bool keep = true;
+          for (int axis = 0; axis < step.to.placement.mesh_rank(); ++axis) {
+            if (step.to.nd_sbp[axis].is_partial() && step.from.nd_sbp[axis].is_broadcast() &&
+                coordinate[axis] != 0) {
+              keep = false;
+            }
+          }
+          op.attrs.Set("keep", keep);
+        }
+        op.inputs.push_back(current.at(index));
+        op.outputs.push_back(TensorType{type.dtype, BoxShape(out_box)});
+        result[index] = PlanValue{AddOp(std::move(op)), 0};
+      }
+      return result;
+    }
+    for (size_t group_index = 0; group_index < step.groups.size(); ++group_index) {
+      const std::vector<Device>& group = step.groups[group_index];
+      CollectiveSpec spec;
+      spec.kind = ToCollectiveKind(step.kind);
+      spec.key = absl::StrCat(name, "/", group_index);
+      spec.logical_shape = type.shape;
+      spec.dtype = type.dtype;
+      spec.reduce = step.kind == BoxingKind::kAllReduce || step.kind == BoxingKind::kReduceScatter;
+      spec.hops = step.kind == BoxingKind::kAllReduce   ? 2 * (static_cast<int>(group.size()) - 1)
+                  : step.kind == BoxingKind::kAllGather || step.kind == BoxingKind::kReduceScatter
+                      ? static_cast<int>(group.size()) - 1
+                      : 1;
+      for (const Device& device : group) {
+        spec.group.push_back(device_index_.at(device));
+        const int from_rank = RankIn(step.from.placement, device);
+        const int to_rank = RankIn(step.to.placement, device);
+        spec.has_input.push_back(from_rank >= 0);
+        spec.has_output.push_back(to_rank >= 0);
+        spec.input_boxes.push_back(from_rank >= 0 ? ShardBox(type.shape, step.from.nd_sbp,
+                                                             step.from.placement, from_rank)
+                                                  : Box());
+        spec.output_boxes.push_back(
+            to_rank >= 0 ? ShardBox(type.shape, step.to.nd_sbp, step.to.placement, to_rank)
+                         : Box());
+        int64_t bytes = 0;
+        for (size_t listed = 0; listed < step.devices.size(); ++listed) {
+          if (step.devices[listed] == device) bytes = step.bytes_sent[listed];
+        }
+        spec.bytes_sent.push_back(bytes);
+      }
+      for (size_t member = 0; member < group.size(); ++member) {
+        const int index = spec.group[member];
+        PlanOp op = base_op(index);
+        op.kind = PlanOpKind::kCollective;
+        op.type = kind;
+        op.name = OpName(absl::StrCat(name, ":", kind), step.to.placement, index);
+        op.collective = spec;
+        op.collective.rank = static_cast<int>(member);
+        if (spec.has_input[member]) op.inputs.push_back(current.at(index));
+        if (spec.has_output[member]) {
+          op.outputs.push_back(TensorType{type.dtype, BoxShape(spec.output_boxes[member])});
+        }
+        const int op_index = AddOp(std::move(op));
+        if (spec.has_output[member]) result[index] = PlanValue{op_index, 0};
+      }
+    }
+    return result;
+  }
+
+  absl::Status AddFetch(const std::string& name, TensorRef ref, bool sum_micro_batches) {
+    const NodeLayout& layout = layouts_[ref.node];
+    const NdSbp& nd_sbp = layout.outputs[ref.output];
     FetchSpec fetch;
     fetch.name = name;
-    fetch.logical = graph.type(ref);
-    fetch.sources.push_back(PlanValue{op_of_node[ref.node], ref.output});
-    fetch.boxes.push_back(FullBox(fetch.logical.shape));
+    fetch.logical = graph_.type(ref);
+    fetch.partial = HasPartial(nd_sbp);
     fetch.sum_micro_batches = sum_micro_batches;
-    plan.fetches.push_back(std::move(fetch));
-  };
-  const GraphSignature& signature = graph.signature();
-  if (signature.loss.valid()) add_fetch("loss", signature.loss, true);
-  if (signature.logits.valid()) add_fetch("logits", signature.logits, false);
-  for (const std::string& name : options.fetches) {
-    auto ref = ParseTensorRef(graph, name);
-    if (!ref.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("fetch ", ref.status().message()));
+    for (int rank = 0; rank < layout.placement.size(); ++rank) {
+      // One replica per broadcast axis.
+      const std::vector<int64_t> coordinate = layout.placement.Coordinate(rank);
+      bool first_replica = true;
+      for (int axis = 0; axis < layout.placement.mesh_rank(); ++axis) {
+        if (nd_sbp[axis].is_broadcast() && coordinate[axis] != 0) first_replica = false;
+      }
+      if (!first_replica) continue;
+      const int device = device_index_.at(layout.placement.devices()[rank]);
+      fetch.sources.push_back(values_[ref.node][ref.output].at(device));
+      fetch.boxes.push_back(ShardBox(fetch.logical.shape, nd_sbp, layout.placement, rank));
     }
-    add_fetch(name, *ref, false);
+    plan_.fetches.push_back(std::move(fetch));
+    return absl::OkStatus();
   }
-  return plan;
+
+  absl::Status AddFetches() {
+    const GraphSignature& signature = graph_.signature();
+    if (signature.loss.valid()) SBP_RETURN_IF_ERROR(AddFetch("loss", signature.loss, true));
+    if (signature.logits.valid()) SBP_RETURN_IF_ERROR(AddFetch("logits", signature.logits, false));
+    for (const std::string& name : options_.fetches) {
+      auto ref = ParseTensorRef(graph_, name);
+      if (!ref.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("fetch ", ref.status().message()));
+      }
+      SBP_RETURN_IF_ERROR(AddFetch(name, *ref, false));
+    }
+    return absl::OkStatus();
+  }
+
+  struct BoxedValue {
+    TensorRef ref;
+    Layout layout;
+    DeviceValues values;
+  };
+
+  const Graph& graph_;
+  const std::vector<NodeLayout>& layouts_;
+  const OpRegistry& ops_;
+  const LoweringOptions& options_;
+  PhysicalPlan plan_;
+  std::map<Device, int> device_index_;
+  std::vector<std::vector<DeviceValues>> values_;
+  std::vector<std::map<int, int>> node_ops_;
+  std::vector<BoxedValue> boxed_;
+};
+
+}  // namespace
+
+absl::StatusOr<PhysicalPlan> LowerGraph(const Graph& graph, const std::vector<NodeLayout>& layouts,
+                                        const OpRegistry& ops, const LoweringOptions& options) {
+  Lowerer lowerer(graph, layouts, ops, options);
+  return lowerer.Run();
+}
+
+absl::StatusOr<PhysicalPlan> LowerSingleDevice(const Graph& graph, const OpRegistry& registry,
+                                               const LoweringOptions& options) {
+  if (options.devices.empty()) return absl::InvalidArgumentError("no device to lower onto");
+  SBP_ASSIGN_OR_RETURN(Placement placement, Placement::Create({options.devices[0]}, {1}, {}));
+  std::vector<NodeLayout> layouts(graph.num_nodes());
+  const NdSbp whole = {Sbp::Broadcast()};
+  for (int index = 0; index < graph.num_nodes(); ++index) {
+    layouts[index].placement = placement;
+    layouts[index].outputs.assign(graph.node(index).outputs.size(), whole);
+    layouts[index].inputs.assign(graph.node(index).inputs.size(), whole);
+  }
+  LoweringOptions single = options;
+  single.devices = {options.devices[0]};
+  return LowerGraph(graph, layouts, registry, single);
 }
 
 }  // namespace sbpflow

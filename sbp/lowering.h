@@ -1,5 +1,14 @@
 // Lowering: the logical (training) graph plus the layout of every tensor
 // becomes the physical plan each device runs.
+//
+// Every node becomes one op per device of its placement, with local shapes
+// (the device's box of each logical tensor). Every edge whose producer layout
+// differs from what the consumer's signature needs gets the boxing plan's
+// steps as explicit ops: collectives (one op per participant, on the
+// communication lane) and local slice / zero-fill kernels. A boxed value is
+// built once per (tensor, target layout) and shared by all consumers.
+// Lowering also sets the attrs kernels need from the logical graph
+// (ReduceMean and SoftmaxCrossEntropy `count`).
 #ifndef SBPFLOW_SBP_LOWERING_H_
 #define SBPFLOW_SBP_LOWERING_H_
 
@@ -9,22 +18,27 @@
 #include "absl/status/statusor.h"
 #include "graph/graph.h"
 #include "graph/op_registry.h"
+#include "sbp/boxing/boxing_plan.h"
 #include "sbp/physical_plan.h"
+#include "sbp/sbp_inference.h"
 
 namespace sbpflow {
 
 struct LoweringOptions {
+  // The plan's devices; every placement's devices must be among them.
   std::vector<Device> devices = {Device{}};
   // Extra tensors to fetch every step, by name ("node" or "node:1"), besides
   // the signature's loss ("loss") and logits ("logits") when present.
   std::vector<std::string> fetches;
+  LinkModel link;
 };
 
-// Lowers a graph whose shapes are inferred for one step's batch onto one
-// device. Every node becomes one plan op; Placeholders become feeds, Variables
-// become variable shards, optimizer nodes run once per step.
-// Errors: InvalidArgument for an unknown fetch name or more than one device
-// (multi-device lowering goes through SBP inference).
+// Errors: InvalidArgument for an unknown fetch name or a placement device not
+// in `devices`.
+absl::StatusOr<PhysicalPlan> LowerGraph(const Graph& graph, const std::vector<NodeLayout>& layouts,
+                                        const OpRegistry& ops, const LoweringOptions& options);
+
+// Lowers onto options.devices[0] alone (every tensor whole).
 absl::StatusOr<PhysicalPlan> LowerSingleDevice(const Graph& graph, const OpRegistry& registry,
                                                const LoweringOptions& options);
 

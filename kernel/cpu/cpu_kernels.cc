@@ -11,7 +11,7 @@ absl::StatusOr<KernelRegistry> BuildBuiltinKernelRegistry() {
         &RegisterActivationCpuKernels, &RegisterMatMulCpuKernels, &RegisterReduceCpuKernels,
         &RegisterSoftmaxCpuKernels, &RegisterNormalizationCpuKernels,
         &RegisterEmbeddingCpuKernels, &RegisterShapeCpuKernels, &RegisterAttentionCpuKernels,
-        &RegisterOptimizerCpuKernels}) {
+        &RegisterOptimizerCpuKernels, &RegisterBoxingCpuKernels}) {
     SBP_RETURN_IF_ERROR(register_family(registry));
   }
   return registry;

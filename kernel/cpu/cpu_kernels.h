@@ -24,6 +24,8 @@ absl::Status RegisterEmbeddingCpuKernels(KernelRegistry& registry);
 absl::Status RegisterShapeCpuKernels(KernelRegistry& registry);
 absl::Status RegisterAttentionCpuKernels(KernelRegistry& registry);
 absl::Status RegisterOptimizerCpuKernels(KernelRegistry& registry);
+// Kernel-only ops inserted by lowering: BoxingSlice, BoxingZeroFill.
+absl::Status RegisterBoxingCpuKernels(KernelRegistry& registry);
 
 }  // namespace sbpflow
 
