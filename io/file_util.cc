@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace sbpflow {
 namespace {
@@ -68,6 +69,14 @@ absl::Status WriteTemporaryFile(int fd, const std::string& temporary_path,
 // Distinguishes concurrent saves of one process to the same path.
 std::atomic<uint64_t> temporary_counter{0};
 
+// zlib prefixes its messages with the file's name, "<fd:N>" for gzdopen.
+std::string GzipErrorText(gzFile file, int fd) {
+  int error_code = 0;
+  absl::string_view text = gzerror(file, &error_code);
+  absl::ConsumePrefix(&text, absl::StrCat("<fd:", fd, ">: "));
+  return std::string(text);
+}
+
 std::string ParentFolder(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -119,8 +128,7 @@ absl::StatusOr<std::string> ReadGzipFile(const std::string& path) {
   while (true) {
     int count = gzread(file, buffer, sizeof(buffer));
     if (count < 0) {
-      int error_code = 0;
-      std::string reason = gzerror(file, &error_code);
+      std::string reason = GzipErrorText(file, fd);
       gzclose(file);
       return absl::InvalidArgumentError(absl::StrCat(path, ": gzip error: ", reason));
     }
@@ -129,11 +137,11 @@ absl::StatusOr<std::string> ReadGzipFile(const std::string& path) {
   }
   // gzread reports a stream cut short only through gzerror (Z_BUF_ERROR) at the end.
   int error_code = 0;
-  const char* reason = gzerror(file, &error_code);
+  gzerror(file, &error_code);
   if (error_code != Z_OK) {
-    std::string text = reason;
+    std::string reason = GzipErrorText(file, fd);
     gzclose(file);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": gzip error: ", text));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": gzip error: ", reason));
   }
   gzclose(file);
   return contents;
