@@ -42,8 +42,8 @@ std::string DataSpec::ToString() const {
 }
 
 absl::StatusOr<DataSpec> ParseDataSpec(absl::string_view text) {
-  if (text == kFashionMnist) return DataSpec{DataSpec::Kind::kFashionMnist,
-                                             kDefaultFashionMnistFolder};
+  if (text == kFashionMnist)
+    return DataSpec{DataSpec::Kind::kFashionMnist, kDefaultFashionMnistFolder};
   if (text == kSynthetic) return DataSpec{DataSpec::Kind::kSynthetic, ""};
   SBP_ASSIGN_OR_RETURN(std::optional<std::string> folder, SuffixAfter(text, kFashionMnist));
   if (folder.has_value()) return DataSpec{DataSpec::Kind::kFashionMnist, *std::move(folder)};
@@ -62,12 +62,11 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenDataset(const DataSpec& spec,
       options.batch_size = request.batch_size;
       options.seed = request.seed;
       options.shuffle = request.shuffle;
-      SBP_ASSIGN_OR_RETURN(
-          std::unique_ptr<FashionMnistDataset> dataset,
-          FashionMnistDataset::Create(std::move(data), options,
-                                      absl::StrCat("fashion-mnist ",
-                                                   FashionMnistSplitName(request.split), " (",
-                                                   spec.path, ")")));
+      SBP_ASSIGN_OR_RETURN(std::unique_ptr<FashionMnistDataset> dataset,
+                           FashionMnistDataset::Create(
+                               std::move(data), options,
+                               absl::StrCat("fashion-mnist ", FashionMnistSplitName(request.split),
+                                            " (", spec.path, ")")));
       return std::unique_ptr<Dataset>(std::move(dataset));
     }
     case DataSpec::Kind::kText: {

@@ -27,9 +27,7 @@ struct DataSpec {
 
   // The canonical --data text: "fashion-mnist:DIR", "text:PATH", "synthetic".
   std::string ToString() const;
-  bool operator==(const DataSpec& other) const {
-    return kind == other.kind && path == other.path;
-  }
+  bool operator==(const DataSpec& other) const { return kind == other.kind && path == other.path; }
 };
 
 // Parses a --data value. Errors (InvalidArgument): an empty DIR or PATH

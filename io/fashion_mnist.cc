@@ -63,8 +63,8 @@ absl::StatusOr<FashionMnistData> FashionMnistData::Parse(const std::string& imag
   for (size_t i = 0; i < labels.data.size(); ++i) {
     int32_t label = static_cast<unsigned char>(labels.data[i]);
     if (label >= kFashionMnistClasses) {
-      return absl::InvalidArgumentError(absl::StrCat(labels_name, ": label ", label,
-                                                     " at index ", i, " is out of range [0, ",
+      return absl::InvalidArgumentError(absl::StrCat(labels_name, ": label ", label, " at index ",
+                                                     i, " is out of range [0, ",
                                                      kFashionMnistClasses, ")"));
     }
     (*label_values)[i] = label;
@@ -73,8 +73,7 @@ absl::StatusOr<FashionMnistData> FashionMnistData::Parse(const std::string& imag
                           std::move(label_values));
 }
 
-Batch FashionMnistData::Gather(const int64_t* indices, int64_t count,
-                               Allocator* allocator) const {
+Batch FashionMnistData::Gather(const int64_t* indices, int64_t count, Allocator* allocator) const {
   Tensor features(allocator, DataType::kFloat32, Shape{count, kFashionMnistPixels});
   Tensor labels(allocator, DataType::kInt32, Shape{count});
   const std::array<float, 256>& pixel_values = PixelValues();
@@ -129,8 +128,8 @@ absl::StatusOr<std::unique_ptr<FashionMnistDataset>> FashionMnistDataset::Create
 }
 
 std::string FashionMnistDataset::Describe() const {
-  return absl::StrCat(description_, ": ", data_.num_examples(), " examples, ",
-                      batches_per_epoch(), " batches of ", options_.batch_size, " per epoch, ",
+  return absl::StrCat(description_, ": ", data_.num_examples(), " examples, ", batches_per_epoch(),
+                      " batches of ", options_.batch_size, " per epoch, ",
                       options_.shuffle ? "shuffled" : "in file order");
 }
 
@@ -146,8 +145,7 @@ int64_t FashionMnistDataset::batches_per_epoch() const {
   return data_.num_examples() / options_.batch_size;
 }
 
-std::shared_ptr<const std::vector<int64_t>> FashionMnistDataset::Permutation(
-    int64_t epoch) const {
+std::shared_ptr<const std::vector<int64_t>> FashionMnistDataset::Permutation(int64_t epoch) const {
   std::lock_guard<std::mutex> lock(permutation_mutex_);
   if (permutation_epoch_ != epoch) {
     permutation_ = std::make_shared<const std::vector<int64_t>>(

@@ -37,8 +37,7 @@ class FashionMnistData {
   // gzip stream, a bad magic number ("PATH: bad magic 0x00000000, expected
   // 0x00000803"), truncation, trailing data, images that are not 28x28, a
   // label outside [0, 10), and image and label counts that differ.
-  static absl::StatusOr<FashionMnistData> Load(const std::string& folder,
-                                               FashionMnistSplit split);
+  static absl::StatusOr<FashionMnistData> Load(const std::string& folder, FashionMnistSplit split);
 
   // As Load, from the decompressed file contents; the names are for messages.
   static absl::StatusOr<FashionMnistData> Parse(const std::string& images_name,

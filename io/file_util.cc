@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/status_macros.h"
 
 namespace sbpflow {
 namespace {
@@ -21,7 +22,7 @@ absl::Status ErrnoError(int error_number, absl::string_view path, absl::string_v
                       absl::StrCat(path, ": ", action, ": ", ErrnoText(error_number)));
 }
 
-// Closes a descriptor when it goes out of scope unless released.
+// Closes a descriptor when it goes out of scope, unless Close() already did.
 class FileDescriptor {
  public:
   explicit FileDescriptor(int fd) : fd_(fd) {}
@@ -57,10 +58,7 @@ absl::Status WriteAll(int fd, absl::string_view data, absl::string_view path) {
 
 absl::Status WriteTemporaryFile(int fd, const std::string& temporary_path,
                                 const std::vector<absl::string_view>& pieces) {
-  for (absl::string_view piece : pieces) {
-    absl::Status status = WriteAll(fd, piece, temporary_path);
-    if (!status.ok()) return status;
-  }
+  for (absl::string_view piece : pieces) SBP_RETURN_IF_ERROR(WriteAll(fd, piece, temporary_path));
   // Without the fsync a crash after the rename could expose an empty file.
   if (fsync(fd) != 0) return ErrnoError(errno, temporary_path, "fsync failed");
   return absl::OkStatus();

@@ -44,16 +44,16 @@ absl::StatusOr<IdxArray> ParseIdxUbyte(absl::string_view name, std::string bytes
                  absl::StrCat("bad magic ", Hex32(magic), ", expected ", Hex32(expected_magic)));
   }
   if (bytes.size() < header_bytes) {
-    return Error(name, absl::StrCat("truncated header: ", bytes.size(), " bytes, expected ",
-                                    header_bytes));
+    return Error(
+        name, absl::StrCat("truncated header: ", bytes.size(), " bytes, expected ", header_bytes));
   }
   IdxArray array;
   uint64_t data_bytes = 1;
   bool overflow = false;
   for (int axis = 0; axis < rank; ++axis) {
     array.dims.push_back(ReadBigEndian32(bytes, 4 + 4 * static_cast<size_t>(axis)));
-    overflow |= __builtin_mul_overflow(data_bytes, static_cast<uint64_t>(array.dims.back()),
-                                       &data_bytes);
+    overflow |=
+        __builtin_mul_overflow(data_bytes, static_cast<uint64_t>(array.dims.back()), &data_bytes);
   }
   const std::string dims_text = absl::StrCat("[", absl::StrJoin(array.dims, ","), "]");
   if (overflow) return Error(name, absl::StrCat("dimensions ", dims_text, " are too large"));

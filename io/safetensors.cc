@@ -173,8 +173,7 @@ absl::StatusOr<std::string> SerializeSafetensors(
     const std::map<std::string, Tensor>& tensors,
     const std::map<std::string, std::string>& metadata) {
   std::string storage;
-  absl::StatusOr<std::vector<absl::string_view>> pieces =
-      FilePieces(tensors, metadata, &storage);
+  absl::StatusOr<std::vector<absl::string_view>> pieces = FilePieces(tensors, metadata, &storage);
   if (!pieces.ok()) return pieces.status();
   std::string bytes;
   for (absl::string_view piece : *pieces) bytes.append(piece.data(), piece.size());
@@ -184,8 +183,7 @@ absl::StatusOr<std::string> SerializeSafetensors(
 absl::Status WriteSafetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                               const std::map<std::string, std::string>& metadata) {
   std::string storage;
-  absl::StatusOr<std::vector<absl::string_view>> pieces =
-      FilePieces(tensors, metadata, &storage);
+  absl::StatusOr<std::vector<absl::string_view>> pieces = FilePieces(tensors, metadata, &storage);
   if (!pieces.ok()) return WithPath(path, pieces.status());
   return WriteFileAtomically(path, *pieces);
 }

@@ -36,8 +36,7 @@ absl::Status FileError(absl::string_view file_name, absl::string_view message) {
 
 absl::Status TensorError(absl::string_view file_name, absl::string_view tensor,
                          absl::string_view message) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(file_name, ": tensor '", tensor, "': ", message));
+  return absl::InvalidArgumentError(absl::StrCat(file_name, ": tensor '", tensor, "': ", message));
 }
 
 std::string OffsetsText(uint64_t begin, uint64_t end) {
@@ -58,8 +57,7 @@ absl::Status DecodeMetadata(absl::string_view file_name, const Json& value,
   }
   for (const auto& [key, text] : value.items()) {
     if (!text.is_string()) {
-      return FileError(file_name,
-                       absl::StrCat("__metadata__ entry '", key, "' is not a string"));
+      return FileError(file_name, absl::StrCat("__metadata__ entry '", key, "' is not a string"));
     }
     (*metadata)[key] = text.get<std::string>();
   }
@@ -113,16 +111,15 @@ absl::StatusOr<SafetensorsEntry> DecodeEntry(absl::string_view file_name, const 
   const Json& offsets = value.at(kOffsetsField);
   if (!offsets.is_array() || offsets.size() != 2 || !IsNonNegativeInt64(offsets[0]) ||
       !IsNonNegativeInt64(offsets[1]) || offsets[0].get<uint64_t>() > offsets[1].get<uint64_t>()) {
-    return TensorError(file_name, name,
-                       "data_offsets must be [begin, end] with 0 <= begin <= end");
+    return TensorError(file_name, name, "data_offsets must be [begin, end] with 0 <= begin <= end");
   }
   entry.begin = offsets[0].get<uint64_t>();
   entry.end = offsets[1].get<uint64_t>();
   if (entry.end - entry.begin != static_cast<uint64_t>(num_bytes)) {
     return TensorError(file_name, name,
                        absl::StrCat("data_offsets ", OffsetsText(entry.begin, entry.end), " hold ",
-                                    entry.end - entry.begin, " bytes, but ",
-                                    entry.type.ToString(), " needs ", num_bytes));
+                                    entry.end - entry.begin, " bytes, but ", entry.type.ToString(),
+                                    " needs ", num_bytes));
   }
   if (entry.end > data_size) {
     return TensorError(file_name, name,
@@ -140,11 +137,10 @@ absl::Status CheckCoverage(absl::string_view file_name,
   const SafetensorsEntry* previous = nullptr;
   for (const SafetensorsEntry& entry : entries) {
     if (entry.begin < cursor) {
-      return FileError(file_name,
-                       absl::StrCat("tensors '", previous->name, "' and '", entry.name,
-                                    "' overlap (data_offsets ",
-                                    OffsetsText(previous->begin, previous->end), " and ",
-                                    OffsetsText(entry.begin, entry.end), ")"));
+      return FileError(file_name, absl::StrCat("tensors '", previous->name, "' and '", entry.name,
+                                               "' overlap (data_offsets ",
+                                               OffsetsText(previous->begin, previous->end), " and ",
+                                               OffsetsText(entry.begin, entry.end), ")"));
     }
     if (entry.begin > cursor) {
       return FileError(file_name, absl::StrCat("data bytes [", cursor, ",", entry.begin,
@@ -186,9 +182,8 @@ absl::StatusOr<Json> ParseJsonRejectingDuplicates(absl::string_view file_name,
   try {
     root = Json::parse(text.begin(), text.end(), callback);
   } catch (const Json::parse_error& error) {
-    return FileError(file_name,
-                     absl::StrCat("header is not valid JSON (error at header byte ", error.byte,
-                                  ")"));
+    return FileError(file_name, absl::StrCat("header is not valid JSON (error at header byte ",
+                                             error.byte, ")"));
   }
   if (has_duplicate) {
     return FileError(file_name, absl::StrCat("key '", duplicate, "' appears twice in the header"));
@@ -218,8 +213,8 @@ absl::string_view SafetensorsDtypeName(DataType dtype) {
 }
 
 absl::StatusOr<DataType> ParseSafetensorsDtype(absl::string_view name) {
-  for (DataType dtype : {DataType::kFloat32, DataType::kFloat64, DataType::kInt32,
-                         DataType::kInt64, DataType::kBool}) {
+  for (DataType dtype : {DataType::kFloat32, DataType::kFloat64, DataType::kInt32, DataType::kInt64,
+                         DataType::kBool}) {
     if (name == SafetensorsDtypeName(dtype)) return dtype;
   }
   return absl::InvalidArgumentError(
@@ -258,8 +253,7 @@ absl::StatusOr<std::string> EncodeSafetensorsHeader(
       return absl::InvalidArgumentError(absl::StrCat(
           "tensor '", name, "' has shape ", type.shape.ToString(), " with an unknown dimension"));
     }
-    uint64_t num_bytes =
-        static_cast<uint64_t>(type.shape.NumElements() * DataTypeSize(type.dtype));
+    uint64_t num_bytes = static_cast<uint64_t>(type.shape.NumElements() * DataTypeSize(type.dtype));
     OrderedJson entry = OrderedJson::object();
     entry[kDtypeField] = std::string(SafetensorsDtypeName(type.dtype));
     entry[kShapeField] = type.shape.dims();

@@ -20,7 +20,8 @@ std::vector<int64_t> EpochPermutation(int64_t n, uint64_t seed, int64_t epoch) {
   std::iota(order.begin(), order.end(), int64_t{0});
   uint64_t key = MixBits(seed, static_cast<uint64_t>(epoch));
   for (int64_t i = n - 1; i > 0; --i) {
-    uint64_t j = BoundedRandom(MixBits(key, static_cast<uint64_t>(i)), static_cast<uint64_t>(i + 1));
+    uint64_t j =
+        BoundedRandom(MixBits(key, static_cast<uint64_t>(i)), static_cast<uint64_t>(i + 1));
     std::swap(order[i], order[j]);
   }
   return order;

@@ -20,8 +20,8 @@ Shape Batched(int64_t batch_size, const Shape& example_shape) {
 absl::Status CheckPart(absl::string_view part, const Shape& shape, DataType dtype,
                        absl::string_view bound_name, int64_t bound) {
   if (!shape.IsFullyKnown()) {
-    return absl::InvalidArgumentError(absl::StrCat("synthetic ", part, " shape ",
-                                                   shape.ToString(), " has an unknown dimension"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("synthetic ", part, " shape ", shape.ToString(), " has an unknown dimension"));
   }
   if (!IsFloatingPoint(dtype) && !IsInteger(dtype)) {
     return absl::InvalidArgumentError(absl::StrCat("synthetic ", part, " dtype ",
@@ -52,7 +52,8 @@ void Fill(const Tensor& tensor, uint64_t key, int64_t bound) {
     }
     case DataType::kFloat64: {
       double* out = tensor.data<double>();
-      for (int64_t i = 0; i < count; ++i) out[i] = UniformFromCounter(key, static_cast<uint64_t>(i));
+      for (int64_t i = 0; i < count; ++i)
+        out[i] = UniformFromCounter(key, static_cast<uint64_t>(i));
       break;
     }
     case DataType::kInt32: {
@@ -88,9 +89,9 @@ absl::StatusOr<std::unique_ptr<SyntheticDataset>> SyntheticDataset::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "synthetic batches per epoch must be positive, got ", options.batches_per_epoch));
   }
-  absl::Status status = CheckPart("features", options.example_features_shape,
-                                  options.features_dtype, "vocabulary size",
-                                  options.vocabulary_size);
+  absl::Status status =
+      CheckPart("features", options.example_features_shape, options.features_dtype,
+                "vocabulary size", options.vocabulary_size);
   if (!status.ok()) return status;
   status = CheckPart("labels", options.example_labels_shape, options.labels_dtype,
                      "number of classes", options.num_classes);
@@ -100,8 +101,8 @@ absl::StatusOr<std::unique_ptr<SyntheticDataset>> SyntheticDataset::Create(
         absl::StrCat("synthetic i32 labels cannot reach ", options.num_classes, " classes"));
   }
   if (options.features_dtype == DataType::kInt32 && options.vocabulary_size > INT32_MAX) {
-    return absl::InvalidArgumentError(absl::StrCat("synthetic i32 features cannot reach ",
-                                                   options.vocabulary_size, " tokens"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("synthetic i32 features cannot reach ", options.vocabulary_size, " tokens"));
   }
   return std::unique_ptr<SyntheticDataset>(new SyntheticDataset(options));
 }

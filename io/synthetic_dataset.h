@@ -36,8 +36,7 @@ class SyntheticDataset : public Dataset {
   // example shape with a negative dimension, a bool or invalid dtype, integer
   // features without a positive vocabulary_size, integer labels without a
   // positive num_classes.
-  static absl::StatusOr<std::unique_ptr<SyntheticDataset>> Create(
-      const SyntheticOptions& options);
+  static absl::StatusOr<std::unique_ptr<SyntheticDataset>> Create(const SyntheticOptions& options);
 
   std::string Describe() const override;
   TensorType features_type() const override;

@@ -29,9 +29,9 @@ absl::StatusOr<std::unique_ptr<TextDataset>> TextDataset::FromText(std::string n
         absl::StrCat("sequence length must be positive, got ", options.sequence_length));
   }
   if (static_cast<int64_t>(text.size()) < options.sequence_length + 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", text.size(), " bytes, too short for one window of sequence length ",
-                     options.sequence_length, " plus 1 byte"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": ", text.size(), " bytes, too short for one window of sequence length ",
+        options.sequence_length, " plus 1 byte"));
   }
   return std::unique_ptr<TextDataset>(new TextDataset(std::move(name), std::move(text), options));
 }
@@ -55,8 +55,7 @@ int64_t TextDataset::batches_per_epoch() const {
 int64_t TextDataset::WindowOffset(int64_t step, int64_t window) const {
   const uint64_t key = MixBits(options_.seed, static_cast<uint64_t>(step));
   const uint64_t offsets = text_.size() - static_cast<uint64_t>(options_.sequence_length);
-  return static_cast<int64_t>(
-      BoundedRandom(MixBits(key, static_cast<uint64_t>(window)), offsets));
+  return static_cast<int64_t>(BoundedRandom(MixBits(key, static_cast<uint64_t>(window)), offsets));
 }
 
 Batch TextDataset::GetBatch(int64_t step, Allocator* allocator) const {

@@ -156,8 +156,8 @@ std::vector<BadFileCase> BadFileCases() {
 class FashionMnistBadFileTest : public ::testing::TestWithParam<BadFileCase> {};
 
 std::string Substitute(std::string text, const std::string& images, const std::string& labels) {
-  for (const auto& [key, value] : {std::pair{std::string("{images}"), images},
-                                   std::pair{std::string("{labels}"), labels}}) {
+  for (const auto& [key, value] :
+       {std::pair{std::string("{images}"), images}, std::pair{std::string("{labels}"), labels}}) {
     size_t at = text.find(key);
     if (at != std::string::npos) text.replace(at, key.size(), value);
   }
@@ -199,9 +199,8 @@ TEST(FashionMnistTest, MissingFileIsNotFound) {
             folder.File("t10k-images-idx3-ubyte.gz") + ": cannot open: No such file or directory");
 }
 
-absl::StatusOr<std::unique_ptr<FashionMnistDataset>> TinyDataset(const ScratchFolder& folder,
-                                                                 int count,
-                                                                 const FashionMnistOptions& options) {
+absl::StatusOr<std::unique_ptr<FashionMnistDataset>> TinyDataset(
+    const ScratchFolder& folder, int count, const FashionMnistOptions& options) {
   WriteSplit(folder.path(), "train", count);
   auto data = FashionMnistData::Load(folder.path(), FashionMnistSplit::kTrain);
   if (!data.ok()) return data.status();
@@ -223,8 +222,7 @@ TEST(FashionMnistDatasetTest, UnshuffledBatchesFollowFileOrderAndDropTheLastPart
   EXPECT_EQ(RowImages((*dataset)->GetBatch(3, &allocator)), (std::vector<int>{0, 1, 2}));
   EXPECT_EQ((*dataset)->GetBatch(4, &allocator).at(kLabelsName).ToVector<int32_t>(),
             (std::vector<int32_t>{3, 4, 5}));
-  EXPECT_EQ((*dataset)->Describe(),
-            "tiny: 10 examples, 3 batches of 3 per epoch, in file order");
+  EXPECT_EQ((*dataset)->Describe(), "tiny: 10 examples, 3 batches of 3 per epoch, in file order");
 }
 
 TEST(FashionMnistDatasetTest, ShuffledEpochIsAPermutationGivenBySeedAndEpoch) {

@@ -24,15 +24,23 @@ std::string LengthPrefix(uint64_t length) {
 // A file built by hand from the specification: metadata first, tensors in name
 // order, offsets relative to the data, header padded with spaces to 8 bytes.
 std::string ReferenceFile() {
-  std::string header =
-      R"({"__metadata__":{"format":"pt"},)"
-      R"("a":{"dtype":"I32","shape":[],"data_offsets":[0,4]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+  std::string header = R"({"__metadata__":{"format":"pt"},)"
+                       R"("a":{"dtype":"I32","shape":[],"data_offsets":[0,4]},)"
+                       R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
   EXPECT_EQ(header.size(), 138u);
   header += "      ";  // 138 + 6 = 144, a multiple of 8.
-  std::string data = {7, 0, 0, 0,                                        // a = 7
-                      0, 0, static_cast<char>(0x80), 0x3F,              // 1.0f
-                      0, 0, 0x20, static_cast<char>(0xC0)};             // -2.5f
+  std::string data = {7,
+                      0,
+                      0,
+                      0,  // a = 7
+                      0,
+                      0,
+                      static_cast<char>(0x80),
+                      0x3F,  // 1.0f
+                      0,
+                      0,
+                      0x20,
+                      static_cast<char>(0xC0)};  // -2.5f
   return LengthPrefix(header.size()) + header + data;
 }
 
@@ -105,15 +113,15 @@ TEST(SafetensorsTest, RoundTripsEveryDtypeBitForBit) {
       {"f32", Tensor::FromVector<float>(&allocator, Shape{2, 3},
                                         {0.0f, -0.0f, 1.5f, std::numeric_limits<float>::infinity(),
                                          std::nanf("7"), denormal_f32})},
-      {"f64", Tensor::FromVector<double>(&allocator, Shape{3},
-                                         {-1e300, std::numeric_limits<double>::denorm_min(),
-                                          std::nan("3")})},
+      {"f64", Tensor::FromVector<double>(
+                  &allocator, Shape{3},
+                  {-1e300, std::numeric_limits<double>::denorm_min(), std::nan("3")})},
       {"i32", Tensor::FromVector<int32_t>(&allocator, Shape{2, 2},
                                           {std::numeric_limits<int32_t>::min(), -1, 0,
                                            std::numeric_limits<int32_t>::max()})},
-      {"i64", Tensor::FromVector<int64_t>(&allocator, Shape{2},
-                                          {std::numeric_limits<int64_t>::min(),
-                                           std::numeric_limits<int64_t>::max()})},
+      {"i64", Tensor::FromVector<int64_t>(
+                  &allocator, Shape{2},
+                  {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()})},
       {"bool", Tensor::FromVector<bool>(&allocator, Shape{5}, {true, false, false, true, true})},
       {"scalar", Tensor::FromVector<double>(&allocator, Shape{}, {2.25})},
       {"empty", Tensor(&allocator, DataType::kFloat32, Shape{0, 4})},
