@@ -2,7 +2,6 @@
 #ifndef SBPFLOW_TESTS_IO_IO_TEST_UTIL_H_
 #define SBPFLOW_TESTS_IO_IO_TEST_UTIL_H_
 
-#include <dirent.h>
 #include <stdlib.h>
 
 #include <algorithm>
