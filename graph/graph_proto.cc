@@ -1,17 +1,14 @@
 #include "graph/graph_proto.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <map>
 #include <tuple>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/file_util.h"
 #include "base/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -377,12 +374,7 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
 }  // namespace
 
 absl::StatusOr<proto::GraphDef> ReadGraphDefFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  if (file.bad()) return absl::InvalidArgumentError(absl::StrCat(path, ": read error"));
-  const std::string bytes = buffer.str();
+  SBP_ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(path));
   proto::GraphDef def;
   if (LooksLikeText(bytes)) {
     google::protobuf::TextFormat::Parser parser;
@@ -406,25 +398,6 @@ absl::StatusOr<Graph> LoadGraphFile(const std::string& path, const OpRegistry& r
   return GraphFromProto(def, registry, path, batch);
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes) {
-  const std::string temporary = absl::StrCat(path, ".tmp-", getpid());
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    if (!file) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write file"));
-    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    file.flush();
-    if (!file) {
-      std::remove(temporary.c_str());
-      return absl::InvalidArgumentError(absl::StrCat(path, ": write failed"));
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write file"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status WriteGraphDefFile(const proto::GraphDef& def, const std::string& path) {
   std::string bytes;
   if (absl::EndsWith(path, ".pbtxt")) {
@@ -435,7 +408,7 @@ absl::Status WriteGraphDefFile(const proto::GraphDef& def, const std::string& pa
   } else if (!def.SerializeToString(&bytes)) {
     return absl::InternalError(absl::StrCat(path, ": cannot serialize graph"));
   }
-  return WriteFileAtomically(path, bytes);
+  return WriteFileAtomically(path, {bytes});
 }
 
 }  // namespace sbpflow

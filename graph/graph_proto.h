@@ -44,10 +44,6 @@ absl::StatusOr<Graph> LoadGraphFile(const std::string& path, const OpRegistry& r
 // Writes a graph file (text when `path` ends in ".pbtxt").
 absl::Status WriteGraphDefFile(const proto::GraphDef& def, const std::string& path);
 
-// Writes `bytes` to `path` through a temporary file in the same folder and a
-// rename. Errors name the path.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes);
-
 // Parses "node:index", "node" (index 0) against `graph`. Errors name the text.
 absl::StatusOr<TensorRef> ParseTensorRef(const Graph& graph, absl::string_view text);
 

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "glog/logging.h"
-#include "io/file_util.h"
+#include "base/file_util.h"
 #include "io/idx_file.h"
 #include "io/shuffle.h"
 

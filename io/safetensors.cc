@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "base/status_macros.h"
-#include "io/file_util.h"
+#include "base/file_util.h"
 #include "io/safetensors_header.h"
 
 namespace sbpflow {

@@ -6,7 +6,7 @@
 #include "base/initializer.h"
 #include "base/status_macros.h"
 #include "glog/logging.h"
-#include "io/file_util.h"
+#include "base/file_util.h"
 #include "io/shuffle.h"
 
 namespace sbpflow {

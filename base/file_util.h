@@ -2,8 +2,8 @@
 //
 // Every error message starts with the path as given, so a user can tell which
 // file is at fault. All functions are thread-safe (they share no state).
-#ifndef SBPFLOW_IO_FILE_UTIL_H_
-#define SBPFLOW_IO_FILE_UTIL_H_
+#ifndef SBPFLOW_BASE_FILE_UTIL_H_
+#define SBPFLOW_BASE_FILE_UTIL_H_
 
 #include <string>
 #include <vector>
@@ -41,4 +41,4 @@ std::string ErrnoText(int error_number);
 
 }  // namespace sbpflow
 
-#endif  // SBPFLOW_IO_FILE_UTIL_H_
+#endif  // SBPFLOW_BASE_FILE_UTIL_H_
