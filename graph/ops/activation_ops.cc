@@ -24,8 +24,8 @@ absl::StatusOr<std::vector<TensorType>> InferActivationGrad(absl::string_view sa
   SBP_RETURN_IF_ERROR(ExpectFloating(dy, "dy"));
   if (dy != saved) {
     return absl::InvalidArgumentError(absl::StrCat("inputs 'dy' and '", saved_name,
-                                                   "' must have the same type, got ",
-                                                   dy.ToString(), " and ", saved.ToString()));
+                                                   "' must have the same type, got ", dy.ToString(),
+                                                   " and ", saved.ToString()));
   }
   return std::vector<TensorType>{dy};
 }
@@ -51,9 +51,9 @@ absl::Status RegisterActivationOps(OpRegistry& registry) {
     // The saved tensor the gradient op reads: "y" (forward output) or "x".
     const char* saved;
   };
-  for (const Activation& activation : {Activation{"Relu", "ReluGrad", "y"},
-                                       Activation{"Gelu", "GeluGrad", "x"},
-                                       Activation{"Tanh", "TanhGrad", "y"}}) {
+  for (const Activation& activation :
+       {Activation{"Relu", "ReluGrad", "y"}, Activation{"Gelu", "GeluGrad", "x"},
+        Activation{"Tanh", "TanhGrad", "y"}}) {
     const std::string saved = activation.saved;
     SBP_RETURN_IF_ERROR(registry.Register(OpDef{
         .name = activation.name,
@@ -64,9 +64,10 @@ absl::Status RegisterActivationOps(OpRegistry& registry) {
     SBP_RETURN_IF_ERROR(registry.Register(OpDef{
         .name = activation.grad_name,
         .inputs = {{"dy"}, {saved}},
-        .infer = [saved](const InferenceContext& context) {
-          return InferActivationGrad(saved, context);
-        },
+        .infer =
+            [saved](const InferenceContext& context) {
+              return InferActivationGrad(saved, context);
+            },
     }));
   }
   return absl::OkStatus();

@@ -31,8 +31,8 @@ absl::StatusOr<std::vector<TensorType>> InferUnary(const InferenceContext& conte
 // Records `grad` (shaped like the broadcast output) summed down to the shape
 // of input `position`.
 absl::Status SetReducedGrad(GradientContext& context, int position, TensorRef grad) {
-  SBP_ASSIGN_OR_RETURN(TensorRef reduced, ReduceToShape(context.builder(), grad,
-                                                        context.input_type(position).shape));
+  SBP_ASSIGN_OR_RETURN(TensorRef reduced,
+                       ReduceToShape(context.builder(), grad, context.input_type(position).shape));
   context.SetInputGrad(position, reduced);
   return absl::OkStatus();
 }
@@ -66,9 +66,8 @@ absl::Status MulGradient(GradientContext& context) {
   GraphBuilder& builder = context.builder();
   for (int position : {0, 1}) {
     if (!context.NeedsInputGrad(position)) continue;
-    SBP_ASSIGN_OR_RETURN(TensorRef product,
-                         builder.Add("Mul", {dy, context.input(1 - position)}, {},
-                                     position == 0 ? "da" : "db"));
+    SBP_ASSIGN_OR_RETURN(TensorRef product, builder.Add("Mul", {dy, context.input(1 - position)},
+                                                        {}, position == 0 ? "da" : "db"));
     SBP_RETURN_IF_ERROR(SetReducedGrad(context, position, product));
   }
   return absl::OkStatus();

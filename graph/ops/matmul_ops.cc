@@ -23,15 +23,14 @@ bool LeadingDimsMatch(const Shape& a, const Shape& b, int trailing) {
 }
 
 absl::Status Mismatch(absl::string_view what, const TensorType& a, const TensorType& b) {
-  return absl::InvalidArgumentError(absl::StrCat("inputs 'a' and 'b': ", what,
-                                                 " dimensions differ: ", a.ToString(), " vs ",
-                                                 b.ToString()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "inputs 'a' and 'b': ", what, " dimensions differ: ", a.ToString(), " vs ", b.ToString()));
 }
 
 absl::Status ExpectMinRank(const TensorType& type, int rank, absl::string_view input_name) {
   if (type.shape.rank() >= rank) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("input '", input_name, "' must have rank >= ",
-                                                 rank, ", got ", type.ToString()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("input '", input_name, "' must have rank >= ", rank, ", got ", type.ToString()));
 }
 
 struct Transposes {
@@ -60,7 +59,10 @@ absl::StatusOr<std::vector<TensorType>> InferMatMul(const InferenceContext& cont
   SBP_RETURN_IF_ERROR(ExpectMinRank(a, 2, "a"));
   if (!transposes.a) {
     // Linear layer: [..., K] x [K, N] (or [N, K]) -> [..., N].
-    SBP_RETURN_IF_ERROR(ExpectRank(b, 2, "b"));
+    if (b_shape.rank() != 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input 'b' must have rank 2 unless transpose_a is set, got ", b.ToString()));
+    }
     const int64_t b_contraction = b_shape.dim(transposes.b ? 1 : 0);
     if (!DimsMatch(a_shape.dim(a_shape.rank() - 1), b_contraction)) {
       return Mismatch("contraction", a, b);
@@ -114,8 +116,8 @@ int64_t MatMulFlops(const InferenceContext& context, const std::vector<TensorTyp
   const Shape& a = context.inputs[0].shape;
   if (!a.IsFullyKnown() || !outputs[0].shape.IsFullyKnown()) return 0;
   const absl::StatusOr<bool> transpose_a = context.attrs.GetBoolOr("transpose_a", false);
-  const int64_t contraction = transpose_a.ok() && *transpose_a ? a.NumElements(0, a.rank() - 1)
-                                                                : a.dim(a.rank() - 1);
+  const int64_t contraction =
+      transpose_a.ok() && *transpose_a ? a.NumElements(0, a.rank() - 1) : a.dim(a.rank() - 1);
   return 2 * outputs[0].shape.NumElements() * contraction;
 }
 

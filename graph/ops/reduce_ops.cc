@@ -19,8 +19,8 @@ absl::StatusOr<std::vector<bool>> ReducedAxes(const AttrMap& attrs, const Tensor
   for (int64_t axis : axes) {
     const int normalized = NormalizeAxis(axis, rank);
     if (normalized < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("attr 'axes': axis ", axis,
-                                                     " is out of range for ", x.ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("attr 'axes': axis ", axis, " is out of range for ", x.ToString()));
     }
     if (reduced[normalized]) {
       return absl::InvalidArgumentError(
@@ -82,9 +82,9 @@ absl::Status ReduceGradient(GradientContext& context, bool mean) {
       }
     }
     if (count > 1) {
-      SBP_ASSIGN_OR_RETURN(dy, builder.Add("Scale", {dy},
-                                           AttrMap{{"scale", 1.0 / static_cast<double>(count)}},
-                                           "dy_over_count"));
+      SBP_ASSIGN_OR_RETURN(
+          dy, builder.Add("Scale", {dy}, AttrMap{{"scale", 1.0 / static_cast<double>(count)}},
+                          "dy_over_count"));
     }
   }
   const Shape kept = KeptDimsShape(x.shape, reduced);
@@ -92,8 +92,7 @@ absl::Status ReduceGradient(GradientContext& context, bool mean) {
     SBP_ASSIGN_OR_RETURN(dy, builder.Add("Reshape", {dy}, AttrMap{{"shape", kept}}, "dy_kept"));
   }
   if (kept != x.shape) {
-    SBP_ASSIGN_OR_RETURN(dy,
-                         builder.Add("BroadcastTo", {dy}, AttrMap{{"shape", x.shape}}, "dx"));
+    SBP_ASSIGN_OR_RETURN(dy, builder.Add("BroadcastTo", {dy}, AttrMap{{"shape", x.shape}}, "dx"));
   }
   context.SetInputGrad(0, dy);
   return absl::OkStatus();
@@ -113,9 +112,8 @@ absl::StatusOr<std::vector<TensorType>> InferBroadcastTo(const InferenceContext&
     compatible = dim == 1 || dim < 0 || dim == shape.dim(axis + offset);
   }
   if (!compatible) {
-    return absl::InvalidArgumentError(absl::StrCat("input 'x': ", x.ToString(),
-                                                   " does not broadcast to attr 'shape' ",
-                                                   shape.ToString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input 'x': ", x.ToString(), " does not broadcast to attr 'shape' ", shape.ToString()));
   }
   return std::vector<TensorType>{{x.dtype, std::move(shape)}};
 }

@@ -65,9 +65,8 @@ absl::StatusOr<std::vector<TensorType>> InferReshape(const InferenceContext& con
 absl::Status ReshapeGradient(GradientContext& context) {
   SBP_ASSIGN_OR_RETURN(TensorRef dy, context.OutputGradOrZeros(0));
   SBP_ASSIGN_OR_RETURN(
-      TensorRef dx,
-      context.builder().Add("Reshape", {dy}, AttrMap{{"shape", context.input_type(0).shape}},
-                            "dx"));
+      TensorRef dx, context.builder().Add("Reshape", {dy},
+                                          AttrMap{{"shape", context.input_type(0).shape}}, "dx"));
   context.SetInputGrad(0, dx);
   return absl::OkStatus();
 }
@@ -77,8 +76,8 @@ absl::StatusOr<std::vector<int64_t>> ReadPermutation(const AttrMap& attrs, const
   SBP_ASSIGN_OR_RETURN(std::vector<int64_t> perm, attrs.GetIntList("perm"));
   const int rank = x.shape.rank();
   if (static_cast<int>(perm.size()) != rank) {
-    return absl::InvalidArgumentError(absl::StrCat("attr 'perm': has ", perm.size(),
-                                                   " entries for input ", x.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("attr 'perm': has ", perm.size(), " entries for input ", x.ToString()));
   }
   std::vector<int64_t> normalized(rank);
   std::vector<bool> seen(rank, false);
@@ -113,8 +112,8 @@ absl::Status TransposeGradient(GradientContext& context) {
   for (size_t position = 0; position < perm.size(); ++position) {
     inverse[perm[position]] = static_cast<int64_t>(position);
   }
-  SBP_ASSIGN_OR_RETURN(TensorRef dx, context.builder().Add("Transpose", {dy},
-                                                           AttrMap{{"perm", inverse}}, "dx"));
+  SBP_ASSIGN_OR_RETURN(TensorRef dx,
+                       context.builder().Add("Transpose", {dy}, AttrMap{{"perm", inverse}}, "dx"));
   context.SetInputGrad(0, dx);
   return absl::OkStatus();
 }
@@ -137,9 +136,9 @@ absl::StatusOr<std::vector<TensorType>> InferConcat(const InferenceContext& cont
       same = other == axis || a < 0 || b < 0 || a == b;
     }
     if (!same) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "inputs 'values': input ", index, " is ", value.ToString(), ", input 0 is ",
-          first.ToString(), ": shapes differ outside axis ", axis));
+      return absl::InvalidArgumentError(
+          absl::StrCat("inputs 'values': input ", index, " is ", value.ToString(), ", input 0 is ",
+                       first.ToString(), ": shapes differ outside axis ", axis));
     }
     const int64_t extent = value.shape.dim(axis);
     dims[axis] = dims[axis] < 0 || extent < 0 ? -1 : dims[axis] + extent;
@@ -154,10 +153,9 @@ absl::Status ConcatGradient(GradientContext& context) {
   for (int position = 0; position < context.num_inputs(); ++position) {
     sizes.push_back(context.input_type(position).shape.dim(axis));
   }
-  SBP_ASSIGN_OR_RETURN(int split,
-                       context.builder().AddNode(
-                           "Split", {dy}, AttrMap{{"axis", int64_t{axis}}, {"sizes", sizes}},
-                           "dvalues"));
+  SBP_ASSIGN_OR_RETURN(
+      int split, context.builder().AddNode(
+                     "Split", {dy}, AttrMap{{"axis", int64_t{axis}}, {"sizes", sizes}}, "dvalues"));
   for (int position = 0; position < context.num_inputs(); ++position) {
     if (context.NeedsInputGrad(position)) {
       context.SetInputGrad(position, TensorRef{split, position});
@@ -174,16 +172,16 @@ absl::StatusOr<std::vector<TensorType>> InferSplit(const InferenceContext& conte
   int64_t total = 0;
   for (size_t index = 0; index < sizes.size(); ++index) {
     if (sizes[index] < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("attr 'sizes': entry ", index, " is ",
-                                                     sizes[index], ", must be >= 0"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("attr 'sizes': entry ", index, " is ", sizes[index], ", must be >= 0"));
     }
     total += sizes[index];
   }
   const int64_t extent = x.shape.dim(axis);
   if (extent >= 0 && total != extent) {
-    return absl::InvalidArgumentError(absl::StrCat("attr 'sizes': ", ListString(sizes),
-                                                   " sums to ", total, ", but axis ", axis,
-                                                   " of ", x.ToString(), " has ", extent));
+    return absl::InvalidArgumentError(absl::StrCat("attr 'sizes': ", ListString(sizes), " sums to ",
+                                                   total, ", but axis ", axis, " of ", x.ToString(),
+                                                   " has ", extent));
   }
   std::vector<TensorType> outputs;
   outputs.reserve(sizes.size());

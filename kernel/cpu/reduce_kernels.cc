@@ -27,8 +27,8 @@ absl::StatusOr<std::vector<bool>> ReducedAxes(const AttrMap& attrs, int rank) {
   for (int64_t axis : axes) {
     const int normalized = NormalizeAxis(axis, rank);
     if (normalized < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("attr 'axes': axis ", axis,
-                                                     " is out of range for rank ", rank));
+      return absl::InvalidArgumentError(
+          absl::StrCat("attr 'axes': axis ", axis, " is out of range for rank ", rank));
     }
     reduced[normalized] = true;
   }
@@ -128,8 +128,7 @@ absl::Status BroadcastToKernel(KernelContext& context) {
   const Tensor& in = context.input(0);
   Tensor& out = context.output(0);
   cpu::StridedCopy(in.raw_data(), out.raw_data(), out.shape().dims(),
-                   cpu::BroadcastStrides(in.shape(), out.shape().rank()),
-                   DataTypeSize(in.dtype()));
+                   cpu::BroadcastStrides(in.shape(), out.shape().rank()), DataTypeSize(in.dtype()));
   return absl::OkStatus();
 }
 
@@ -138,8 +137,8 @@ absl::Status BroadcastToKernel(KernelContext& context) {
 absl::Status RegisterReduceCpuKernels(KernelRegistry& registry) {
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<ReduceSumKernel>(registry, "ReduceSum"));
   SBP_RETURN_IF_ERROR(RegisterFloatingCpuKernels<ReduceMeanKernel>(registry, "ReduceMean"));
-  for (DataType dtype : {DataType::kFloat32, DataType::kFloat64, DataType::kInt32,
-                         DataType::kInt64, DataType::kBool}) {
+  for (DataType dtype : {DataType::kFloat32, DataType::kFloat64, DataType::kInt32, DataType::kInt64,
+                         DataType::kBool}) {
     SBP_RETURN_IF_ERROR(
         registry.Register(KernelKey{"BroadcastTo", DeviceType::kCpu, dtype}, BroadcastToKernel));
   }

@@ -35,8 +35,8 @@ absl::Status TransposeKernel(KernelContext& context) {
   for (int axis = 0; axis < rank; ++axis) {
     const int source = NormalizeAxis(perm[axis], rank);
     if (source < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("attr 'perm': axis ", perm[axis],
-                                                     " is out of range for rank ", rank));
+      return absl::InvalidArgumentError(
+          absl::StrCat("attr 'perm': axis ", perm[axis], " is out of range for rank ", rank));
     }
     gather_strides[axis] = in_strides[source];
   }

@@ -58,8 +58,7 @@ inline void MapBinaryScalarRight(const T* __restrict a, T b, T* __restrict out, 
 
 // out[i] = f(a, b[i]) with a scalar left operand.
 template <typename T, typename F>
-inline void MapBinaryScalarLeft(T a, const T* __restrict b, T* __restrict out, int64_t count,
-                                F f) {
+inline void MapBinaryScalarLeft(T a, const T* __restrict b, T* __restrict out, int64_t count, F f) {
   MapUnary(b, out, count, [a, f](T value) { return f(a, value); });
 }
 
