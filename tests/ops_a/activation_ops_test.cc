@@ -45,6 +45,15 @@ TEST(ActivationShapeTest, Errors) {
             "input 'dy' must be floating point, got i64[2]");
 }
 
+// docs/ops.md: gradient ops have no gradient of their own.
+TEST(ActivationShapeTest, GradientOpsAreNotDifferentiable) {
+  for (const char* op : {"ReluGrad", "GeluGrad", "TanhGrad"}) {
+    ASSERT_NE(Ops().Find(op), nullptr) << op;
+    EXPECT_FALSE(Ops().Find(op)->gradient) << op;
+  }
+  for (const char* op : {"Relu", "Gelu", "Tanh"}) EXPECT_TRUE(Ops().Find(op)->gradient) << op;
+}
+
 // ---- Kernels against references ----
 
 TEST(ActivationKernelTest, HandComputedValues) {
@@ -60,6 +69,30 @@ TEST(ActivationKernelTest, HandComputedValues) {
   const Tensor dy2 = Tensor::FromVector<double>(TestAllocator(), {2}, {2, 4});
   EXPECT_EQ(RunOne("TanhGrad", {}, {dy2, y}).ToVector<double>(),
             (std::vector<double>{2 * 0.75, 4 * (1 - 0.0625)}));
+}
+
+// Far in the tails exp overflows; GeLU and its derivative must still be 0 or x
+// (and 0 or 1), never NaN.
+TEST(ActivationKernelTest, GeluTailsStayFinite) {
+  const std::vector<double> tails = {-1000, -100, -20, 20, 100, 1000};
+  const std::vector<double> gelu = {0, 0, 0, 20, 100, 1000};
+  const std::vector<double> derivative = {0, 0, 0, 1, 1, 1};
+  for (DataType dtype : {kF32, kF64}) {
+    SCOPED_TRACE(DataTypeName(dtype));
+    Tensor x(TestAllocator(), dtype, {6});
+    Tensor ones(TestAllocator(), dtype, {6});
+    for (int i = 0; i < 6; ++i) {
+      if (dtype == kF32) {
+        x.data<float>()[i] = static_cast<float>(tails[i]);
+        ones.data<float>()[i] = 1;
+      } else {
+        x.data<double>()[i] = tails[i];
+        ones.data<double>()[i] = 1;
+      }
+    }
+    ExpectValuesNear(RunOne("Gelu", {}, {x}), x.shape(), gelu, 1e-6);
+    ExpectValuesNear(RunOne("GeluGrad", {}, {ones, x}), x.shape(), derivative, 1e-6);
+  }
 }
 
 TEST(ActivationKernelTest, ForwardMatchesReferences) {
@@ -100,8 +133,7 @@ TEST(ActivationKernelTest, GradientOpsMatchReferences) {
     ExpectValuesNear(RunOne("ReluGrad", {}, {dy, x}), x.shape(), relu, ToleranceFor(dtype));
     ExpectValuesNear(RunOne("TanhGrad", {}, {dy, x}), x.shape(), tanh, ToleranceFor(dtype));
     // The finite-difference reference is good to ~1e-9.
-    ExpectValuesNear(RunOne("GeluGrad", {}, {dy, x}), x.shape(), gelu,
-                     dtype == kF32 ? 2e-5 : 1e-8);
+    ExpectValuesNear(RunOne("GeluGrad", {}, {dy, x}), x.shape(), gelu, dtype == kF32 ? 2e-5 : 1e-8);
   }
 }
 
