@@ -70,20 +70,20 @@ struct BinaryCase {
 
 // Every broadcast pattern the kernel special-cases, plus general ones.
 const BinaryCase kBinaryCases[] = {
-    {{3, 5}, {3, 5}},          // equal shapes
-    {{33, 40}, {33, 40}},      // equal, with blocked loops and a tail
-    {{4, 7}, {7}},             // bias on the right
-    {{7}, {4, 7}},             // bias on the left
-    {{33, 40}, {40}},          // long bias rows
-    {{4, 7}, {4, 1}},          // column operand
-    {{2, 3}, {}},              // scalar right
-    {{}, {2, 3}},              // scalar left
-    {{1}, {5, 19}},            // one-element operand of rank 1
-    {{5, 1}, {1, 6}},          // outer product pattern
-    {{2, 1, 4}, {3, 1}},       // both broadcast, rank 3
-    {{2, 3, 4}, {2, 1, 4}},    // middle axis broadcast
-    {{2, 3, 4, 5}, {3, 1, 5}}, // mixed
-    {{0, 3}, {3}},             // empty
+    {{3, 5}, {3, 5}},           // equal shapes
+    {{33, 40}, {33, 40}},       // equal, with blocked loops and a tail
+    {{4, 7}, {7}},              // bias on the right
+    {{7}, {4, 7}},              // bias on the left
+    {{33, 40}, {40}},           // long bias rows
+    {{4, 7}, {4, 1}},           // column operand
+    {{2, 3}, {}},               // scalar right
+    {{}, {2, 3}},               // scalar left
+    {{1}, {5, 19}},             // one-element operand of rank 1
+    {{5, 1}, {1, 6}},           // outer product pattern
+    {{2, 1, 4}, {3, 1}},        // both broadcast, rank 3
+    {{2, 3, 4}, {2, 1, 4}},     // middle axis broadcast
+    {{2, 3, 4, 5}, {3, 1, 5}},  // mixed
+    {{0, 3}, {3}},              // empty
 };
 
 std::vector<double> NaiveBinary(const Tensor& a, const Tensor& b, const Shape& out,
@@ -93,8 +93,8 @@ std::vector<double> NaiveBinary(const Tensor& a, const Tensor& b, const Shape& o
   std::vector<double> result(out.NumElements());
   for (int64_t i = 0; i < out.NumElements(); ++i) {
     const std::vector<int64_t> index = Unravel(i, out);
-    result[i] = f(a_values[BroadcastOffset(index, a.shape())],
-                  b_values[BroadcastOffset(index, b.shape())]);
+    result[i] =
+        f(a_values[BroadcastOffset(index, a.shape())], b_values[BroadcastOffset(index, b.shape())]);
   }
   return result;
 }
@@ -110,8 +110,8 @@ TEST(ElementwiseKernelTest, BinaryOpsMatchNaiveBroadcast) {
   for (DataType dtype : {kF32, kF64}) {
     for (const auto& [op, reference] : ops) {
       for (const BinaryCase& test_case : kBinaryCases) {
-        SCOPED_TRACE(absl::StrCat(op, " ", DataTypeName(dtype), " ", test_case.a.ToString(),
-                                  " ", test_case.b.ToString()));
+        SCOPED_TRACE(absl::StrCat(op, " ", DataTypeName(dtype), " ", test_case.a.ToString(), " ",
+                                  test_case.b.ToString()));
         const Tensor a = Random(dtype, test_case.a, ++seed);
         // Divisors stay away from zero.
         const Tensor b = Random(dtype, test_case.b, ++seed, 0.5, 2);
@@ -130,7 +130,8 @@ TEST(ElementwiseKernelTest, HandComputedValues) {
   const Tensor b = Tensor::FromVector<float>(allocator, {2}, {10, 20});
   EXPECT_EQ(RunOne("Add", {}, {a, b}).ToVector<float>(), (std::vector<float>{11, 22, 13, 24}));
   EXPECT_EQ(RunOne("Sub", {}, {b, a}).ToVector<float>(), (std::vector<float>{9, 18, 7, 16}));
-  EXPECT_EQ(RunOne("Div", {}, {b, a}).ToVector<float>(), (std::vector<float>{10, 10, 10 / 3.0f, 5}));
+  EXPECT_EQ(RunOne("Div", {}, {b, a}).ToVector<float>(),
+            (std::vector<float>{10, 10, 10 / 3.0f, 5}));
   EXPECT_EQ(RunOne("Scale", AttrMap{{"scale", -0.5}}, {a}).ToVector<float>(),
             (std::vector<float>{-0.5, -1, -1.5, -2}));
   EXPECT_EQ(RunOne("Square", {}, {a}).ToVector<float>(), (std::vector<float>{1, 4, 9, 16}));
@@ -174,8 +175,8 @@ TEST(ElementwiseKernelTest, Float32RunsAreBitIdentical) {
 
 TEST(ElementwiseGradientTest, BinaryOpsWithBroadcasting) {
   const BinaryCase cases[] = {
-      {{2, 3}, {2, 3}}, {{3, 4}, {4}},    {{4}, {3, 4}},         {{3, 4}, {3, 1}},
-      {{2, 3}, {}},     {{}, {2, 3}},     {{2, 1, 4}, {3, 1}},   {{2, 3, 4}, {1, 3, 1}},
+      {{2, 3}, {2, 3}}, {{3, 4}, {4}}, {{4}, {3, 4}},       {{3, 4}, {3, 1}},
+      {{2, 3}, {}},     {{}, {2, 3}},  {{2, 1, 4}, {3, 1}}, {{2, 3, 4}, {1, 3, 1}},
   };
   uint64_t seed = 200;
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) {

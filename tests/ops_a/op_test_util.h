@@ -89,10 +89,9 @@ inline absl::StatusOr<std::vector<Tensor>> RunOp(const std::string& op, AttrMap 
   std::map<std::string, Tensor> feeds;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string name = absl::StrCat("x", i);
-    SBP_ASSIGN_OR_RETURN(int node,
-                         builder.AddNamedNode(name, "Placeholder", {},
-                                              AttrMap{{"shape", inputs[i].shape()},
-                                                      {"dtype", inputs[i].dtype()}}));
+    SBP_ASSIGN_OR_RETURN(int node, builder.AddNamedNode(name, "Placeholder", {},
+                                                        AttrMap{{"shape", inputs[i].shape()},
+                                                                {"dtype", inputs[i].dtype()}}));
     refs.push_back(TensorRef{node, 0});
     feeds[name] = inputs[i];
   }
@@ -118,8 +117,7 @@ inline Tensor RunOne(const std::string& op, AttrMap attrs, const std::vector<Ten
   return (*outputs)[0];
 }
 
-inline Tensor Random(DataType dtype, Shape shape, uint64_t seed, double low = -1,
-                     double high = 1) {
+inline Tensor Random(DataType dtype, Shape shape, uint64_t seed, double low = -1, double high = 1) {
   return RandomTensor(TestAllocator(), TensorType{dtype, std::move(shape)}, seed, low, high);
 }
 
@@ -127,8 +125,8 @@ inline Tensor Random(DataType dtype, Shape shape, uint64_t seed, double low = -1
 inline std::vector<double> ToDoubles(const Tensor& tensor) {
   std::vector<double> values(tensor.num_elements());
   for (int64_t i = 0; i < tensor.num_elements(); ++i) {
-    values[i] = tensor.dtype() == DataType::kFloat32 ? tensor.data<float>()[i]
-                                                     : tensor.data<double>()[i];
+    values[i] =
+        tensor.dtype() == DataType::kFloat32 ? tensor.data<float>()[i] : tensor.data<double>()[i];
   }
   return values;
 }
@@ -141,15 +139,12 @@ inline void ExpectValuesNear(const Tensor& actual, const Shape& shape,
   const std::vector<double> values = ToDoubles(actual);
   ASSERT_EQ(values.size(), expected.size());
   for (size_t i = 0; i < values.size(); ++i) {
-    EXPECT_NEAR(values[i], expected[i], tolerance * (1 + std::abs(expected[i])))
-        << "element " << i;
+    EXPECT_NEAR(values[i], expected[i], tolerance * (1 + std::abs(expected[i]))) << "element " << i;
   }
 }
 
 // Tolerance for comparing a kernel of `dtype` against a double reference.
-inline double ToleranceFor(DataType dtype) {
-  return dtype == DataType::kFloat32 ? 2e-5 : 1e-12;
-}
+inline double ToleranceFor(DataType dtype) { return dtype == DataType::kFloat32 ? 2e-5 : 1e-12; }
 
 inline bool BitIdentical(const Tensor& a, const Tensor& b) {
   return a.type() == b.type() && std::memcmp(a.raw_data(), b.raw_data(), a.num_bytes()) == 0;
