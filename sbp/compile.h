@@ -1,0 +1,59 @@
+// From a training graph and the job's parallel options to a physical plan:
+// presets (sbp/strategy.h), SBP inference, lowering. Used by `sbpflow
+// compile` and `sbpflow train`.
+#ifndef SBPFLOW_SBP_COMPILE_H_
+#define SBPFLOW_SBP_COMPILE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+#include "graph/op_registry.h"
+#include "sbp/boxing/boxing_plan.h"
+#include "sbp/physical_plan.h"
+#include "sbp/placement.h"
+#include "sbp/sbp_inference.h"
+#include "sbp/sbp_rules.h"
+#include "sbp/strategy.h"
+
+namespace sbpflow {
+
+struct ParallelOptions {
+  // "--devices cpu:0-3", "--mesh 2x2" (empty: 1-D), "--axes dp,tp" (empty:
+  // named after the strategy).
+  std::string devices = "cpu:0";
+  std::string mesh;
+  std::string axes;
+  StrategyOptions strategy;
+  LinkModel link;
+};
+
+// The job's placement. Errors name the flag: "--mesh 2x2 has 4 positions,
+// got 3 devices".
+absl::StatusOr<Placement> JobPlacement(const ParallelOptions& options);
+
+struct CompiledPlan {
+  PhysicalPlan plan;
+  Placement placement;
+  // The annotated graph that was lowered and its layouts (for reports and
+  // for pinning the layouts of a second plan over the same variables).
+  Graph graph;
+  std::vector<NodeLayout> layouts;
+};
+
+// Compiles `graph` (its shapes inferred for one step's batch). `fetches` are
+// extra tensors to fetch (see LoweringOptions).
+absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
+                                          const SbpRuleRegistry& rules,
+                                          const ParallelOptions& options,
+                                          const std::vector<std::string>& fetches = {});
+
+// Copies the layouts of `compiled`'s variables into `graph`'s Variable nodes
+// of the same names as annotations, so a plan compiled from `graph` uses the
+// same shards (an evaluation plan sharing a training job's variables).
+void PinVariableLayouts(const CompiledPlan& compiled, Graph* graph);
+
+}  // namespace sbpflow
+
+#endif  // SBPFLOW_SBP_COMPILE_H_
