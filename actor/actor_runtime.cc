@@ -448,7 +448,7 @@ void ActorRuntime::Complete(int actor, int firing) {
   }
   bool schedule = false;
   {
-    std::lock_guard<std::mutex> lock(state.mutex);
+    std::lock_guard<SpinLock> lock(state.mutex);
     state.next_firing = firing + 1;
     state.in_flight = false;
     state.activity.store(kIdle, std::memory_order_relaxed);
@@ -470,7 +470,7 @@ void ActorRuntime::Publish(int actor, int output, int emission, Tensor value) {
   const int readers = static_cast<int>(wiring.consumers.size());
   bool exclusive = false;
   {
-    std::lock_guard<std::mutex> lock(state.mutex);
+    std::lock_guard<SpinLock> lock(state.mutex);
     OutputState& out = state.outputs[output];
     if (readers == 0) {
       --out.in_use;
@@ -494,7 +494,7 @@ void ActorRuntime::Deliver(int consumer, int position, int emission, bool exclus
   ActorState& state = states_[consumer];
   bool schedule = false;
   {
-    std::lock_guard<std::mutex> lock(state.mutex);
+    std::lock_guard<SpinLock> lock(state.mutex);
     ++state.ready[position];
     if (exclusive) state.exclusive[position][emission] = 1;
     schedule = TryReserve(consumer);
@@ -506,7 +506,7 @@ void ActorRuntime::DeliverControl(int consumer, int position) {
   ActorState& state = states_[consumer];
   bool schedule = false;
   {
-    std::lock_guard<std::mutex> lock(state.mutex);
+    std::lock_guard<SpinLock> lock(state.mutex);
     ++state.control_tokens[position];
     schedule = TryReserve(consumer);
   }
@@ -520,7 +520,7 @@ void ActorRuntime::Release(int producer, int output, int emission) {
   bool schedule = false;
   bool others_done = false;
   {
-    std::lock_guard<std::mutex> lock(state.mutex);
+    std::lock_guard<SpinLock> lock(state.mutex);
     OutputState& out = state.outputs[output];
     const int slot = emission % plan_->ops[producer].registers;
     const int left = --out.pending[slot];
@@ -538,7 +538,7 @@ void ActorRuntime::Release(int producer, int output, int emission) {
     ActorState& mutator = states_[wiring.mutator];
     bool schedule_mutator = false;
     {
-      std::lock_guard<std::mutex> lock(mutator.mutex);
+      std::lock_guard<SpinLock> lock(mutator.mutex);
       for (int position : wiring.mutator_positions) mutator.exclusive[position][emission] = 1;
       schedule_mutator = TryReserve(wiring.mutator);
     }
@@ -591,7 +591,7 @@ void ActorRuntime::ResetStep() {
   const int num_actors = static_cast<int>(plan_->ops.size());
   for (int actor = 0; actor < num_actors; ++actor) {
     ActorState& state = states_[actor];
-    std::lock_guard<std::mutex> lock(state.mutex);
+    std::lock_guard<SpinLock> lock(state.mutex);
     state.next_firing = 0;
     state.in_flight = false;
     std::fill(state.ready.begin(), state.ready.end(), 0);
@@ -669,7 +669,7 @@ absl::StatusOr<StepResult> ActorRuntime::RunStep(const std::map<std::string, Ten
   for (int actor = 0; actor < num_actors; ++actor) {
     bool schedule = false;
     {
-      std::lock_guard<std::mutex> lock(states_[actor].mutex);
+      std::lock_guard<SpinLock> lock(states_[actor].mutex);
       schedule = TryReserve(actor);
     }
     if (schedule) Schedule(actor);

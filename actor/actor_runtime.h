@@ -25,6 +25,7 @@
 #include "actor/actor_graph.h"
 #include "actor/lanes.h"
 #include "actor/runtime.h"
+#include "actor/spin_lock.h"
 #include "oneapi/tbb/global_control.h"
 #include "oneapi/tbb/task_arena.h"
 
@@ -61,7 +62,7 @@ class ActorRuntime final : public Runtime, private LaneClient {
   };
 
   struct alignas(64) ActorState {
-    std::mutex mutex;
+    SpinLock mutex;
     int next_firing = 0;
     // Reserved (queued or running); cleared when the activation completes.
     bool in_flight = false;

@@ -14,7 +14,7 @@ ComputeLane::ComputeLane(int device, int width, tbb::task_arena* arena, LaneClie
     : device_(device), width_(width), arena_(arena), client_(client), trace_(trace) {}
 
 void ComputeLane::BeginStep() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<SpinLock> lock(mutex_);
   ready_ = ReadyQueue();
   completed_in_step_ = 0;
 }
@@ -22,7 +22,7 @@ void ComputeLane::BeginStep() {
 void ComputeLane::Submit(int actor) {
   bool spawn = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<SpinLock> lock(mutex_);
     ready_.push(actor);
     if (current_lane != this && running_ < width_) {
       ++running_;
@@ -37,12 +37,12 @@ void ComputeLane::Spawn(int count) {
 }
 
 bool ComputeLane::Idle() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<SpinLock> lock(mutex_);
   return running_ == 0;
 }
 
 LaneTrace ComputeLane::Trace() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<SpinLock> lock(mutex_);
   return LaneTrace{device_, kComputeTraceThread, events_};
 }
 
@@ -51,7 +51,7 @@ void ComputeLane::RunTask() {
   current_lane = this;
   int actor = -1;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<SpinLock> lock(mutex_);
     if (ready_.empty() || client_->StepFailed()) {
       --running_;
       current_lane = previous_lane;
@@ -66,7 +66,7 @@ void ComputeLane::RunTask() {
     client_->Fire(actor, trace_ ? &event : nullptr);
     int spawn = 0;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<SpinLock> lock(mutex_);
       progress_.fetch_add(1, std::memory_order_relaxed);
       activations_.fetch_add(1, std::memory_order_relaxed);
       if (trace_) events_.push_back(event);

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "actor/spin_lock.h"
 #include "actor/trace.h"
 #include "oneapi/tbb/task_arena.h"
 
@@ -80,7 +81,7 @@ class ComputeLane {
   const bool trace_;
   int64_t expected_ = 0;
 
-  mutable std::mutex mutex_;
+  mutable SpinLock mutex_;
   ReadyQueue ready_;
   int running_ = 0;
   int64_t completed_in_step_ = 0;

@@ -17,7 +17,7 @@ std::string ActorRuntime::WaitReport() const {
     const PlanOp& op = plan_->ops[actor];
     const ActorWiring& wiring = graph_.actors[actor];
     ActorState& state = states_[actor];
-    std::lock_guard<std::mutex> lock(state.mutex);
+    std::lock_guard<SpinLock> lock(state.mutex);
     const int firing = state.next_firing;
     if (firing >= wiring.firings) continue;
     const std::string prefix = absl::StrCat("op '", op.name, "' (",
