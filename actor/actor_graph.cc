@@ -13,8 +13,7 @@ namespace {
 bool BoxInside(const Box& box, const Shape& shape) {
   if (static_cast<int>(box.size()) != shape.rank()) return false;
   for (int axis = 0; axis < shape.rank(); ++axis) {
-    if (box[axis].begin < 0 || box[axis].end > shape.dim(axis) ||
-        box[axis].begin > box[axis].end) {
+    if (box[axis].begin < 0 || box[axis].end > shape.dim(axis) || box[axis].begin > box[axis].end) {
       return false;
     }
   }
@@ -49,8 +48,9 @@ class Builder {
   absl::Status CheckFeeds() {
     for (const FeedSpec& feed : plan_.feeds) {
       if (!feed.logical.shape.IsFullyKnown()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "feed '", feed.name, "': shape ", feed.logical.shape.ToString(), " is not fully known"));
+        return absl::InvalidArgumentError(absl::StrCat("feed '", feed.name, "': shape ",
+                                                       feed.logical.shape.ToString(),
+                                                       " is not fully known"));
       }
       if (feed.logical.shape.rank() > 0 && feed.logical.shape.dim(0) % plan_.micro_batches != 0) {
         return absl::InvalidArgumentError(
@@ -240,8 +240,8 @@ class Builder {
     const TensorType expected{spec->logical.dtype, BoxShape(op.box)};
     if (op.outputs[0] != expected) {
       return OpError(op, "output ", op.outputs[0].ToString(), " does not match its box ",
-                     BoxToString(op.box), " of variable '", op.variable, "' (",
-                     expected.ToString(), ")");
+                     BoxToString(op.box), " of variable '", op.variable, "' (", expected.ToString(),
+                     ")");
     }
     return absl::OkStatus();
   }
@@ -256,8 +256,8 @@ class Builder {
         const PlanValue& value = spec.sources[source];
         if (value.op < 0 || value.op >= static_cast<int>(plan_.ops.size()) || value.output < 0 ||
             value.output >= static_cast<int>(plan_.ops[value.op].outputs.size())) {
-          return absl::InvalidArgumentError(absl::StrCat("fetch '", spec.name, "': source ",
-                                                         source, " is not an op output"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("fetch '", spec.name, "': source ", source, " is not an op output"));
         }
         types.push_back(plan_.ops[value.op].outputs[value.output]);
         const int emissions = graph_.actors[value.op].emissions;

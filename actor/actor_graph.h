@@ -86,8 +86,7 @@ struct ActorGraph {
 // for MatMul (f32)"), malformed placeholder/variable/accumulate/collective
 // ops, a frequency mismatch on a data edge, two ops writing one value in
 // place, or a fetch that cannot be assembled.
-absl::StatusOr<ActorGraph> BuildActorGraph(const PhysicalPlan& plan,
-                                           const KernelRegistry& kernels);
+absl::StatusOr<ActorGraph> BuildActorGraph(const PhysicalPlan& plan, const KernelRegistry& kernels);
 
 // The register of `edge` that firing `firing` reads (an emission index of the
 // producer).

@@ -43,14 +43,14 @@ absl::Status CheckVariables(const PhysicalPlan& plan, const VariableStore* varia
     }
     const Tensor shard = variables->Shard(op.device, op.variable);
     if (!shard.valid()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "op '", op.name, "': the variable store holds no shard of '", op.variable, "' on ",
-          device));
+      return absl::InvalidArgumentError(absl::StrCat("op '", op.name,
+                                                     "': the variable store holds no shard of '",
+                                                     op.variable, "' on ", device));
     }
     if (shard.type() != op.outputs[0]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "op '", op.name, "': the shard of '", op.variable, "' on ", device, " is ",
-          shard.DebugString(), ", the op outputs ", op.outputs[0].ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("op '", op.name, "': the shard of '", op.variable, "' on ", device, " is ",
+                       shard.DebugString(), ", the op outputs ", op.outputs[0].ToString()));
     }
   }
   return absl::OkStatus();
@@ -67,8 +67,8 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
   }
   if (options.threads < 0 || options.compute_width < 0) {
     return absl::InvalidArgumentError(absl::StrCat("runtime: threads (", options.threads,
-                                                   ") and compute_width (",
-                                                   options.compute_width, ") must be >= 0"));
+                                                   ") and compute_width (", options.compute_width,
+                                                   ") must be >= 0"));
   }
   if (options.watchdog_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("runtime: watchdog_timeout must be positive");
@@ -169,9 +169,8 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
   }
   self.fetch_values_.resize(p.fetches.size());
   for (size_t fetch = 0; fetch < p.fetches.size(); ++fetch) {
-    self.fetch_values_[fetch].assign(
-        self.graph_.fetch_values[fetch],
-        std::vector<Tensor>(p.fetches[fetch].sources.size()));
+    self.fetch_values_[fetch].assign(self.graph_.fetch_values[fetch],
+                                     std::vector<Tensor>(p.fetches[fetch].sources.size()));
   }
   self.gate_ = std::make_shared<CompletionGate>();
   self.gate_->runtime = &self;
@@ -400,8 +399,7 @@ void ActorRuntime::StartCollective(int actor) {
                        });
 }
 
-void ActorRuntime::FinishCollective(int actor, int firing, absl::Status status,
-                                    int64_t start_ns) {
+void ActorRuntime::FinishCollective(int actor, int firing, absl::Status status, int64_t start_ns) {
   ActorState& state = states_[actor];
   const PlanOp& op = plan_->ops[actor];
   for (Tensor& input : state.input_values) input = Tensor();
@@ -639,9 +637,9 @@ absl::Status ActorRuntime::WaitForStep() {
     } else if (now - last_change >= timeout) {
       lock.unlock();
       std::string report = WaitReport();
-      Fail(absl::DeadlineExceededError(absl::StrCat(
-          "step ", steps_, ": no actor fired for ",
-          absl::FormatDuration(options_.watchdog_timeout), "; waiting:\n", report)));
+      Fail(absl::DeadlineExceededError(absl::StrCat("step ", steps_, ": no actor fired for ",
+                                                    absl::FormatDuration(options_.watchdog_timeout),
+                                                    "; waiting:\n", report)));
       lock.lock();
     }
   }

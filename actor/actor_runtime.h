@@ -34,10 +34,12 @@ namespace sbpflow {
 class ActorRuntime final : public Runtime, private LaneClient {
  public:
   // See Runtime::Create.
-  static absl::StatusOr<std::unique_ptr<Runtime>> Create(
-      std::shared_ptr<const PhysicalPlan> plan, const KernelRegistry* kernels,
-      VariableStore* variables, std::vector<DeviceContext*> devices, Communicator* communicator,
-      RuntimeOptions options);
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(std::shared_ptr<const PhysicalPlan> plan,
+                                                         const KernelRegistry* kernels,
+                                                         VariableStore* variables,
+                                                         std::vector<DeviceContext*> devices,
+                                                         Communicator* communicator,
+                                                         RuntimeOptions options);
 
   ~ActorRuntime() override;
 
@@ -139,7 +141,7 @@ class ActorRuntime final : public Runtime, private LaneClient {
   // Declared before the lanes, which use them, so they are destroyed after.
   std::unique_ptr<tbb::global_control> thread_limit_;
   std::unique_ptr<tbb::task_arena> arena_;
-  std::vector<std::unique_ptr<ComputeLane>> compute_lanes_;               // per device
+  std::vector<std::unique_ptr<ComputeLane>> compute_lanes_;              // per device
   std::vector<std::unique_ptr<CommunicationLane>> communication_lanes_;  // per device or null
   std::unique_ptr<ActorState[]> states_;
   std::shared_ptr<CompletionGate> gate_;

@@ -11,8 +11,7 @@ namespace {
 bool BoxInside(const Box& box, const Shape& shape) {
   if (static_cast<int>(box.size()) != shape.rank()) return false;
   for (int axis = 0; axis < shape.rank(); ++axis) {
-    if (box[axis].begin < 0 || box[axis].end > shape.dim(axis) ||
-        box[axis].begin > box[axis].end) {
+    if (box[axis].begin < 0 || box[axis].end > shape.dim(axis) || box[axis].begin > box[axis].end) {
       return false;
     }
   }
@@ -37,12 +36,10 @@ void AddBox(const Tensor& source, const Box& source_box, const Tensor& target,
       AddRegion(source.data<double>(), source_box, target.data<double>(), target_box, source_box);
       break;
     case DataType::kInt32:
-      AddRegion(source.data<int32_t>(), source_box, target.data<int32_t>(), target_box,
-                source_box);
+      AddRegion(source.data<int32_t>(), source_box, target.data<int32_t>(), target_box, source_box);
       break;
     case DataType::kInt64:
-      AddRegion(source.data<int64_t>(), source_box, target.data<int64_t>(), target_box,
-                source_box);
+      AddRegion(source.data<int64_t>(), source_box, target.data<int64_t>(), target_box, source_box);
       break;
     case DataType::kBool:
     case DataType::kInvalid:
@@ -107,8 +104,7 @@ absl::Status CheckFetch(const FetchSpec& spec, const std::vector<TensorType>& so
     }
   }
   const bool sums = spec.partial || (spec.sum_micro_batches && micro_batches > 1);
-  if (sums && (spec.logical.dtype == DataType::kBool ||
-               spec.logical.dtype == DataType::kInvalid)) {
+  if (sums && (spec.logical.dtype == DataType::kBool || spec.logical.dtype == DataType::kInvalid)) {
     return error("cannot sum ", DataTypeName(spec.logical.dtype), " values");
   }
   if (!spec.sum_micro_batches && micro_batches > 1 && spec.logical.shape.rank() == 0) {

@@ -35,7 +35,8 @@ nlohmann::json ChromeTraceJson(const std::vector<std::string>& device_names,
   };
   std::vector<Flat> flat;
   for (const LaneTrace& lane : lanes) {
-    for (const TraceEvent& event : lane.events) flat.push_back(Flat{lane.device, lane.thread, event});
+    for (const TraceEvent& event : lane.events)
+      flat.push_back(Flat{lane.device, lane.thread, event});
   }
   std::stable_sort(flat.begin(), flat.end(), [](const Flat& a, const Flat& b) {
     return std::tie(a.device, a.thread, a.event.start_ns) <

@@ -57,8 +57,7 @@ void InitializeShard(const Tensor& shard, const Box& box, const Initializer& ini
 bool BoxInside(const Box& box, const Shape& shape) {
   if (static_cast<int>(box.size()) != shape.rank()) return false;
   for (int axis = 0; axis < shape.rank(); ++axis) {
-    if (box[axis].begin < 0 || box[axis].end > shape.dim(axis) ||
-        box[axis].begin > box[axis].end) {
+    if (box[axis].begin < 0 || box[axis].end > shape.dim(axis) || box[axis].begin > box[axis].end) {
       return false;
     }
   }

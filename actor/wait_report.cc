@@ -20,9 +20,8 @@ std::string ActorRuntime::WaitReport() const {
     std::lock_guard<SpinLock> lock(state.mutex);
     const int firing = state.next_firing;
     if (firing >= wiring.firings) continue;
-    const std::string prefix = absl::StrCat("op '", op.name, "' (",
-                                            plan_->devices[op.device].ToString(), ") piece ",
-                                            firing, ": ");
+    const std::string prefix = absl::StrCat(
+        "op '", op.name, "' (", plan_->devices[op.device].ToString(), ") piece ", firing, ": ");
     const bool communication = wiring.lane == LaneKind::kCommunication;
     if (state.in_flight) {
       const int activity = state.activity.load(std::memory_order_relaxed);
@@ -52,16 +51,16 @@ std::string ActorRuntime::WaitReport() const {
       const int needed =
           RequiredControlTokens(graph_.actors[producer].emissions, wiring.firings, firing);
       if (state.control_tokens[position] < needed) {
-        lines.push_back(absl::StrCat(prefix, "waits for control input from '",
-                                     plan_->ops[producer].name, "'"));
+        lines.push_back(
+            absl::StrCat(prefix, "waits for control input from '", plan_->ops[producer].name, "'"));
       }
     }
     if (op.kind != PlanOpKind::kAccumulate || firing == 0) {
       for (size_t output = 0; output < state.outputs.size(); ++output) {
         const int in_use = state.outputs[output].in_use;
         if (in_use >= op.registers) {
-          lines.push_back(absl::StrCat(prefix, "waits for a free register of output ", output,
-                                       " (", in_use, " in use)"));
+          lines.push_back(absl::StrCat(prefix, "waits for a free register of output ", output, " (",
+                                       in_use, " in use)"));
         }
       }
     }

@@ -20,9 +20,8 @@ using Types = std::vector<TensorType>;
 
 absl::StatusOr<Types> SameTwo(const InferenceContext& context) {
   if (context.inputs[0] != context.inputs[1]) {
-    return absl::InvalidArgumentError(absl::StrCat("inputs differ: ",
-                                                   context.inputs[0].ToString(), " vs ",
-                                                   context.inputs[1].ToString()));
+    return absl::InvalidArgumentError(absl::StrCat("inputs differ: ", context.inputs[0].ToString(),
+                                                   " vs ", context.inputs[1].ToString()));
   }
   return Types{context.inputs[0]};
 }
@@ -151,12 +150,12 @@ absl::Status RegisterTestOps(OpRegistry& registry) {
       registry.Register(OpDef{.name = "TestAdd", .inputs = {{"a"}, {"b"}}, .infer = SameTwo}));
   SBP_RETURN_IF_ERROR(
       registry.Register(OpDef{.name = "TestMul", .inputs = {{"a"}, {"b"}}, .infer = SameTwo}));
-  SBP_RETURN_IF_ERROR(registry.Register(
-      OpDef{.name = "TestAffine",
-            .inputs = {{"x"}},
-            .attrs = {{"scale", AttrType::kFloat, AttrValue(1.0)},
-                      {"shift", AttrType::kFloat, AttrValue(0.0)}},
-            .infer = SameOne}));
+  SBP_RETURN_IF_ERROR(
+      registry.Register(OpDef{.name = "TestAffine",
+                              .inputs = {{"x"}},
+                              .attrs = {{"scale", AttrType::kFloat, AttrValue(1.0)},
+                                        {"shift", AttrType::kFloat, AttrValue(0.0)}},
+                              .infer = SameOne}));
   SBP_RETURN_IF_ERROR(
       registry.Register(OpDef{.name = "TestRowSum", .inputs = {{"x"}}, .infer = RowSum}));
   SBP_RETURN_IF_ERROR(

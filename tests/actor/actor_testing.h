@@ -59,9 +59,10 @@ struct RuntimeHarness {
 
 // Creates the device contexts, the variable store (job seed 0) and the
 // runtime.
-absl::StatusOr<std::unique_ptr<RuntimeHarness>> MakeRuntime(
-    PhysicalPlan plan, const KernelRegistry* kernels, RuntimeOptions options,
-    Communicator* communicator = nullptr);
+absl::StatusOr<std::unique_ptr<RuntimeHarness>> MakeRuntime(PhysicalPlan plan,
+                                                            const KernelRegistry* kernels,
+                                                            RuntimeOptions options,
+                                                            Communicator* communicator = nullptr);
 
 // The elements of an f32 tensor.
 std::vector<float> Floats(const Tensor& tensor);

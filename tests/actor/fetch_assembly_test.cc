@@ -20,7 +20,8 @@ FetchSpec Spec(Shape shape, std::vector<Box> boxes, bool partial = false, bool s
   FetchSpec spec;
   spec.name = "f";
   spec.logical = {DataType::kFloat32, std::move(shape)};
-  for (size_t i = 0; i < boxes.size(); ++i) spec.sources.push_back(PlanValue{static_cast<int>(i), 0});
+  for (size_t i = 0; i < boxes.size(); ++i)
+    spec.sources.push_back(PlanValue{static_cast<int>(i), 0});
   spec.boxes = std::move(boxes);
   spec.partial = partial;
   spec.sum_micro_batches = sum;
@@ -52,11 +53,10 @@ TEST_F(FetchAssemblyTest, AddsPartialPieces) {
 
 TEST_F(FetchAssemblyTest, ConcatenatesOrSumsMicroBatches) {
   const FetchSpec concat = Spec(Shape{1, 2}, {{{0, 1}, {0, 2}}});
-  const Tensor rows = AssembleFetch(concat,
-                                    {{Floats(Shape{1, 2}, {1, 2})},
-                                     {Floats(Shape{1, 2}, {3, 4})},
-                                     {Floats(Shape{1, 2}, {5, 6})}},
-                                    &allocator_);
+  const Tensor rows = AssembleFetch(
+      concat,
+      {{Floats(Shape{1, 2}, {1, 2})}, {Floats(Shape{1, 2}, {3, 4})}, {Floats(Shape{1, 2}, {5, 6})}},
+      &allocator_);
   EXPECT_EQ(rows.shape(), (Shape{3, 2}));
   EXPECT_EQ(rows.ToVector<float>(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
 

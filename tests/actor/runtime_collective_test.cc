@@ -137,27 +137,27 @@ class CollectiveLaneTest : public ::testing::TestWithParam<std::tuple<int, bool>
 // communication overlap, and collective completion drives the consumers.
 TEST_P(CollectiveLaneTest, CollectivesRunOnTheirOwnLaneAndOverlapCompute) {
   CopyCommunicator communicator(inline_completion());
-  ASSERT_TRUE(kernels_
-                  .Register(KernelKey{"TestAwaitCollective", DeviceType::kCpu, DataType::kFloat32},
-                            [&](KernelContext& context) -> absl::Status {
-                              if (!communicator.WaitForStartThenRelease(
-                                      std::chrono::milliseconds(5000))) {
-                                return absl::AbortedError("no collective started");
-                              }
-                              context.output(0).data<float>()[0] = 1;
-                              return absl::OkStatus();
-                            })
-                  .ok());
+  ASSERT_TRUE(
+      kernels_
+          .Register(KernelKey{"TestAwaitCollective", DeviceType::kCpu, DataType::kFloat32},
+                    [&](KernelContext& context) -> absl::Status {
+                      if (!communicator.WaitForStartThenRelease(std::chrono::milliseconds(5000))) {
+                        return absl::AbortedError("no collective started");
+                      }
+                      context.output(0).data<float>()[0] = 1;
+                      return absl::OkStatus();
+                    })
+          .ok());
   constexpr int kMicroBatches = 3;
   PhysicalPlan plan;
   plan.devices = {Device{}};
   plan.micro_batches = kMicroBatches;
-  plan.ops.push_back(MakePlaceholder("x", F32(Shape{1, 2})));                           // 0
-  plan.ops.push_back(CollectiveOp("reduce", {0, 0}, F32(Shape{1, 2}), "x_sum"));       // 1
-  plan.ops.push_back(MakeOp("scaled", "TestAffine", {{1, 0}}, {F32(Shape{1, 2})}));    // 2
+  plan.ops.push_back(MakePlaceholder("x", F32(Shape{1, 2})));                        // 0
+  plan.ops.push_back(CollectiveOp("reduce", {0, 0}, F32(Shape{1, 2}), "x_sum"));     // 1
+  plan.ops.push_back(MakeOp("scaled", "TestAffine", {{1, 0}}, {F32(Shape{1, 2})}));  // 2
   plan.ops.back().attrs = AttrMap{{"scale", 2.0}, {"shift", 0.0}};
   plan.ops.push_back(MakeOp("await", "TestAwaitCollective", {}, {kScalar},
-                            Frequency::kPerStep));                                     // 3
+                            Frequency::kPerStep));  // 3
   plan.feeds.push_back(FeedSpec{"x", F32(Shape{3, 2})});
   FetchSpec fetch;
   fetch.name = "scaled";
@@ -170,7 +170,8 @@ TEST_P(CollectiveLaneTest, CollectivesRunOnTheirOwnLaneAndOverlapCompute) {
   options.trace = true;
   auto harness = MakeRuntime(plan, &kernels_, options, &communicator);
   ASSERT_TRUE(harness.ok()) << harness.status();
-  const Tensor x = Tensor::FromVector(&allocator_, Shape{3, 2}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  const Tensor x =
+      Tensor::FromVector(&allocator_, Shape{3, 2}, std::vector<float>{1, 2, 3, 4, 5, 6});
   for (int step = 0; step < 2; ++step) {
     auto result = (*harness)->runtime->RunStep({{"x", x}});
     ASSERT_TRUE(result.ok()) << result.status();
@@ -186,13 +187,12 @@ TEST_P(CollectiveLaneTest, CollectivesRunOnTheirOwnLaneAndOverlapCompute) {
   EXPECT_EQ((*harness)->allocator()->live_bytes(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ThreadsAndCompletion, CollectiveLaneTest,
-    ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<std::tuple<int, bool>>& info) {
-      return absl::StrCat(std::get<0>(info.param), "Threads",
-                          std::get<1>(info.param) ? "Inline" : "Deferred");
-    });
+INSTANTIATE_TEST_SUITE_P(ThreadsAndCompletion, CollectiveLaneTest,
+                         ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<int, bool>>& info) {
+                           return absl::StrCat(std::get<0>(info.param), "Threads",
+                                               std::get<1>(info.param) ? "Inline" : "Deferred");
+                         });
 
 TEST(WatchdogTest, ReportsWhatEveryUnfinishedActorWaitsFor) {
   SilentCommunicator communicator;
@@ -200,22 +200,22 @@ TEST(WatchdogTest, ReportsWhatEveryUnfinishedActorWaitsFor) {
   PhysicalPlan plan;
   plan.devices = {Device{}};
   plan.micro_batches = 4;
-  plan.ops.push_back(MakeOp("a", "Const", {}, {kScalar}));                               // 0
+  plan.ops.push_back(MakeOp("a", "Const", {}, {kScalar}));  // 0
   plan.ops.back().attrs = AttrMap{{"value", std::vector<double>{1}}};
   plan.ops.back().registers = 1;
-  plan.ops.push_back(CollectiveOp("c", {0, 0}, kScalar, "sum_a"));                       // 1
-  plan.ops.push_back(MakeOp("b", "TestAffine", {{1, 0}}, {kScalar}));                    // 2
+  plan.ops.push_back(CollectiveOp("c", {0, 0}, kScalar, "sum_a"));     // 1
+  plan.ops.push_back(MakeOp("b", "TestAffine", {{1, 0}}, {kScalar}));  // 2
   PlanOp v = MakeOp("v", "Variable", {}, {kScalar}, Frequency::kPerStep, PlanOpKind::kVariable);
   v.variable = "v";
-  plan.ops.push_back(v);                                                                 // 3
-  plan.ops.push_back(MakeOp("r", "TestMul", {{1, 0}, {3, 0}}, {kScalar}));               // 4
+  plan.ops.push_back(v);                                                    // 3
+  plan.ops.push_back(MakeOp("r", "TestMul", {{1, 0}, {3, 0}}, {kScalar}));  // 4
   plan.ops.push_back(MakeOp("acc", "Accumulate", {{2, 0}}, {kScalar}, Frequency::kPerStep,
-                            PlanOpKind::kAccumulate));                                   // 5
+                            PlanOpKind::kAccumulate));  // 5
   PlanOp update = MakeOp("update", "TestSgd", {{3, 0}, {5, 0}}, {}, Frequency::kPerStep);
   update.attrs = AttrMap{{"lr", 0.1}};
   update.mutable_inputs = {0};
-  plan.ops.push_back(update);                                                            // 6
-  plan.ops.push_back(MakeOp("late", "Const", {}, {kScalar}, Frequency::kPerStep));       // 7
+  plan.ops.push_back(update);                                                       // 6
+  plan.ops.push_back(MakeOp("late", "Const", {}, {kScalar}, Frequency::kPerStep));  // 7
   plan.ops.back().attrs = AttrMap{{"value", std::vector<double>{1}}};
   plan.ops.back().control_inputs = {2};
   plan.variables.push_back(VariableSpec{"v", kScalar, "zeros", 0, true, {3}});
@@ -252,8 +252,8 @@ TEST(WatchdogTest, ReportsWhatEveryUnfinishedActorWaitsFor) {
 TEST(WatchdogTest, CollectiveErrorFailsTheStep) {
   class FailingCommunicator : public Communicator {
    public:
-    void Start(const CollectiveSpec& spec, const CollectiveInstance& instance,
-               const Tensor& input, const Tensor& output, CollectiveDone done) override {
+    void Start(const CollectiveSpec& spec, const CollectiveInstance& instance, const Tensor& input,
+               const Tensor& output, CollectiveDone done) override {
       done(absl::UnavailableError(absl::StrCat("peer of '", spec.key, "' went away")));
     }
   } communicator;

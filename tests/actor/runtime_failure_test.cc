@@ -63,7 +63,8 @@ TEST_F(RuntimeCreateTest, PerMicroBatchIntoPerStepNeedsAnAccumulateOp) {
   plan.ops[2].inputs = {{1, 0}};
   EXPECT_TRUE(CreateStatus(plan).ok());
   plan.ops[1].frequency = Frequency::kPerMicroBatch;
-  EXPECT_EQ(CreateStatus(plan), absl::InvalidArgumentError("op 'sum': an accumulate op must be per-step"));
+  EXPECT_EQ(CreateStatus(plan),
+            absl::InvalidArgumentError("op 'sum': an accumulate op must be per-step"));
 }
 
 TEST_F(RuntimeCreateTest, MalformedOps) {
@@ -74,12 +75,12 @@ TEST_F(RuntimeCreateTest, MalformedOps) {
             absl::InvalidArgumentError("op 'c': registers must be at least 1, got 0"));
   plan.ops.back().registers = 2;
   plan.ops.push_back(MakeOp("a", "TestAffine", {{2, 0}}, {kScalar}));
-  EXPECT_EQ(CreateStatus(plan),
-            absl::InvalidArgumentError("op 'a': input 0 refers to op 2, which does not precede it"));
+  EXPECT_EQ(CreateStatus(plan), absl::InvalidArgumentError(
+                                    "op 'a': input 0 refers to op 2, which does not precede it"));
   plan.ops.back().inputs = {{0, 1}};
-  EXPECT_EQ(CreateStatus(plan),
-            absl::InvalidArgumentError(
-                "op 'a': input 0 reads output 1 of 'c', which has 1 output(s)"));
+  EXPECT_EQ(
+      CreateStatus(plan),
+      absl::InvalidArgumentError("op 'a': input 0 reads output 1 of 'c', which has 1 output(s)"));
   plan.ops.back().inputs = {{0, 0}};
   plan.ops.back().device = 1;
   EXPECT_EQ(CreateStatus(plan),
@@ -120,8 +121,8 @@ TEST_F(RuntimeCreateTest, FeedsAndPlaceholders) {
 TEST_F(RuntimeCreateTest, DevicesVariablesAndCommunicator) {
   PhysicalPlan plan = OneDevicePlan(1);
   plan.ops.push_back(MakeOp("c", "Const", {}, {kScalar}));
-  plan.ops.push_back(MakeOp("all_reduce", "AllReduce", {{0, 0}}, {kScalar}, Frequency::kPerMicroBatch,
-                            PlanOpKind::kCollective));
+  plan.ops.push_back(MakeOp("all_reduce", "AllReduce", {{0, 0}}, {kScalar},
+                            Frequency::kPerMicroBatch, PlanOpKind::kCollective));
   EXPECT_EQ(CreateStatus(plan),
             absl::InvalidArgumentError("op 'all_reduce': a collective op needs a communicator"));
 
@@ -132,8 +133,8 @@ TEST_F(RuntimeCreateTest, DevicesVariablesAndCommunicator) {
             absl::InvalidArgumentError("device 0 is cpu:0 in the plan but cpu:3 in its context"));
 
   PhysicalPlan with_variable = OneDevicePlan(1);
-  PlanOp w = MakeOp("w", "Variable", {}, {F32(Shape{2})}, Frequency::kPerStep,
-                    PlanOpKind::kVariable);
+  PlanOp w =
+      MakeOp("w", "Variable", {}, {F32(Shape{2})}, Frequency::kPerStep, PlanOpKind::kVariable);
   w.variable = "w";
   w.box = {{0, 2}};
   with_variable.ops.push_back(w);

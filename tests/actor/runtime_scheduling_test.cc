@@ -66,9 +66,8 @@ TEST_P(RuntimeSchedulingTest, IndependentBranchesRunConcurrently) {
                               std::unique_lock<std::mutex> lock(rendezvous.mutex);
                               ++rendezvous.arrived;
                               rendezvous.arrived_changed.notify_all();
-                              if (!rendezvous.arrived_changed.wait_for(lock, timeout, [&] {
-                                    return rendezvous.arrived >= 2;
-                                  })) {
+                              if (!rendezvous.arrived_changed.wait_for(
+                                      lock, timeout, [&] { return rendezvous.arrived >= 2; })) {
                                 return absl::AbortedError("the other branch never arrived");
                               }
                               context.output(0).data<float>()[0] =
@@ -119,7 +118,8 @@ TEST_P(RuntimeSchedulingTest, RegistersBoundLiveValues) {
                               // Values produced but not yet consumed, this one included.
                               const int ahead = produced.load() - context.environment().micro_batch;
                               int seen = max_ahead.load();
-                              while (ahead > seen && !max_ahead.compare_exchange_weak(seen, ahead)) {
+                              while (ahead > seen &&
+                                     !max_ahead.compare_exchange_weak(seen, ahead)) {
                               }
                               std::this_thread::sleep_for(std::chrono::milliseconds(1));
                               float sum = 0;
@@ -168,7 +168,8 @@ TEST_P(RuntimeSchedulingTest, PeakMemoryOfAChainDoesNotGrowWithItsLength) {
     PhysicalPlan plan = OneDevicePlan(1);
     plan.ops.push_back(MakePlaceholder("x", vector));
     for (int index = 1; index <= length; ++index) {
-      plan.ops.push_back(MakeOp(absl::StrCat("op", index), "TestAffine", {{index - 1, 0}}, {vector}));
+      plan.ops.push_back(
+          MakeOp(absl::StrCat("op", index), "TestAffine", {{index - 1, 0}}, {vector}));
       plan.ops.back().attrs = AttrMap{{"scale", 1.0}, {"shift", 1.0}};
     }
     plan.feeds.push_back(FeedSpec{"x", vector});
@@ -192,18 +193,18 @@ TEST_P(RuntimeSchedulingTest, PeakMemoryOfAChainDoesNotGrowWithItsLength) {
 TEST_P(RuntimeSchedulingTest, FrequenciesAndAccumulation) {
   constexpr int kMicroBatches = 4;
   PhysicalPlan plan = OneDevicePlan(kMicroBatches);
-  plan.ops.push_back(MakePlaceholder("x", F32(Shape{2, 3})));                       // 0
+  plan.ops.push_back(MakePlaceholder("x", F32(Shape{2, 3})));  // 0
   PlanOp w = MakeOp("w", "Variable", {}, {F32(Shape{3})}, Frequency::kPerStep,
-                    PlanOpKind::kVariable);                                           // 1
+                    PlanOpKind::kVariable);  // 1
   w.variable = "w";
   w.box = {{0, 3}};
   plan.ops.push_back(w);
-  plan.ops.push_back(MakeOp("rows", "TestRowSum", {{0, 0}}, {F32(Shape{3})}));       // 2
+  plan.ops.push_back(MakeOp("rows", "TestRowSum", {{0, 0}}, {F32(Shape{3})}));         // 2
   plan.ops.push_back(MakeOp("scaled", "TestMul", {{2, 0}, {1, 0}}, {F32(Shape{3})}));  // 3
-  plan.ops.push_back(MakeOp("total", "Accumulate", {{3, 0}}, {F32(Shape{3})},
-                            Frequency::kPerStep, PlanOpKind::kAccumulate));           // 4
+  plan.ops.push_back(MakeOp("total", "Accumulate", {{3, 0}}, {F32(Shape{3})}, Frequency::kPerStep,
+                            PlanOpKind::kAccumulate));  // 4
   plan.ops.push_back(MakeOp("shifted", "TestAffine", {{4, 0}}, {F32(Shape{3})},
-                            Frequency::kPerStep));                                    // 5
+                            Frequency::kPerStep));  // 5
   plan.ops.back().attrs = AttrMap{{"scale", 1.0}, {"shift", 0.5}};
   plan.feeds.push_back(FeedSpec{"x", F32(Shape{8, 3})});
   plan.variables.push_back(VariableSpec{"w", F32(Shape{3}), "constant(3)", 0, true, {1}});
@@ -224,7 +225,8 @@ TEST_P(RuntimeSchedulingTest, FrequenciesAndAccumulation) {
     std::vector<float> full(3, 0.0f);
     for (int micro_batch = 0; micro_batch < kMicroBatches; ++micro_batch) {
       for (int column = 0; column < 3; ++column) {
-        const float rows = x[(2 * micro_batch) * 3 + column] + x[(2 * micro_batch + 1) * 3 + column];
+        const float rows =
+            x[(2 * micro_batch) * 3 + column] + x[(2 * micro_batch + 1) * 3 + column];
         per_micro_batch.push_back(rows * 3.0f);
       }
     }
@@ -258,7 +260,8 @@ TEST_P(RuntimeSchedulingTest, ControlInputsOrderFirings) {
                               // Give later-indexed but ready actors a chance to overtake.
                               std::this_thread::sleep_for(std::chrono::microseconds(300));
                               std::lock_guard<std::mutex> lock(mutex);
-                              log.push_back(absl::StrCat(*label, context.environment().micro_batch));
+                              log.push_back(
+                                  absl::StrCat(*label, context.environment().micro_batch));
                               return absl::OkStatus();
                             })
                   .ok());
@@ -269,11 +272,11 @@ TEST_P(RuntimeSchedulingTest, ControlInputsOrderFirings) {
     op.control_inputs = std::move(controls);
     plan.ops.push_back(op);
   };
-  record("d", Frequency::kPerMicroBatch, {});                   // 0: free-running
-  record("a", Frequency::kPerMicroBatch, {});                   // 1
-  record("b", Frequency::kPerStep, {1});                        // 2: after a0..a2
-  record("c", Frequency::kPerMicroBatch, {2});                  // 3: after b
-  record("e", Frequency::kPerMicroBatch, {3, 0});               // 4: after c_m and d_m
+  record("d", Frequency::kPerMicroBatch, {});      // 0: free-running
+  record("a", Frequency::kPerMicroBatch, {});      // 1
+  record("b", Frequency::kPerStep, {1});           // 2: after a0..a2
+  record("c", Frequency::kPerMicroBatch, {2});     // 3: after b
+  record("e", Frequency::kPerMicroBatch, {3, 0});  // 4: after c_m and d_m
   auto harness = MakeRuntime(plan, &kernels_, Options());
   ASSERT_TRUE(harness.ok()) << harness.status();
   for (int step = 0; step < 3; ++step) {
@@ -297,22 +300,22 @@ TEST_P(RuntimeSchedulingTest, ControlInputsOrderFirings) {
 TEST_P(RuntimeSchedulingTest, InPlaceUpdateWaitsForEveryReader) {
   constexpr int kMicroBatches = 2;
   PhysicalPlan plan = OneDevicePlan(kMicroBatches);
-  PlanOp w = MakeOp("w", "Variable", {}, {F32(Shape{4})}, Frequency::kPerStep,
-                    PlanOpKind::kVariable);
+  PlanOp w =
+      MakeOp("w", "Variable", {}, {F32(Shape{4})}, Frequency::kPerStep, PlanOpKind::kVariable);
   w.variable = "w";
   w.box = {{0, 4}};
-  plan.ops.push_back(w);                                                            // 0
-  plan.ops.push_back(MakePlaceholder("x", F32(Shape{1, 4})));                       // 1
-  plan.ops.push_back(MakeOp("grad", "TestRowSum", {{1, 0}}, {F32(Shape{4})}));      // 2
+  plan.ops.push_back(w);                                                        // 0
+  plan.ops.push_back(MakePlaceholder("x", F32(Shape{1, 4})));                   // 1
+  plan.ops.push_back(MakeOp("grad", "TestRowSum", {{1, 0}}, {F32(Shape{4})}));  // 2
   plan.ops.push_back(MakeOp("grad_sum", "Accumulate", {{2, 0}}, {F32(Shape{4})},
-                            Frequency::kPerStep, PlanOpKind::kAccumulate));         // 3
+                            Frequency::kPerStep, PlanOpKind::kAccumulate));  // 3
   PlanOp update = MakeOp("update", "TestSgd", {{0, 0}, {3, 0}}, {}, Frequency::kPerStep);
   update.attrs = AttrMap{{"lr", 1.0}};
   update.mutable_inputs = {0};
-  plan.ops.push_back(update);                                                       // 4
+  plan.ops.push_back(update);                                                         // 4
   plan.ops.push_back(MakeOp("slow_reader", "TestSleep", {{0, 0}}, {F32(Shape{4})}));  // 5
   plan.ops.back().attrs = AttrMap{{"ms", int64_t{30}}};
-  plan.ops.push_back(MakeOp("reader", "TestAffine", {{0, 0}}, {F32(Shape{4})}));    // 6
+  plan.ops.push_back(MakeOp("reader", "TestAffine", {{0, 0}}, {F32(Shape{4})}));  // 6
   plan.ops.back().attrs = AttrMap{{"scale", 1.0}, {"shift", 0.0}};
   plan.feeds.push_back(FeedSpec{"x", F32(Shape{2, 4})});
   plan.variables.push_back(VariableSpec{"w", F32(Shape{4}), "ones", 0, true, {0}});

@@ -103,10 +103,10 @@ TEST(RuntimeTraceTest, WritesOneCompleteEventPerFiring) {
                     event.at("args").at("step").get<int>()});
   }
   EXPECT_EQ(processes, (std::map<int, std::string>{{0, "cpu:0"}, {1, "cpu:1"}}));
-  EXPECT_EQ(threads, (std::set<std::tuple<int, int, std::string>>{{0, 0, "compute"},
-                                                                 {0, 1, "communication"},
-                                                                 {1, 0, "compute"},
-                                                                 {1, 1, "communication"}}));
+  EXPECT_EQ(
+      threads,
+      (std::set<std::tuple<int, int, std::string>>{
+          {0, 0, "compute"}, {0, 1, "communication"}, {1, 0, "compute"}, {1, 1, "communication"}}));
   std::multiset<std::tuple<std::string, int, int, int, int>> expected;
   for (int step = 0; step < 2; ++step) {
     for (int piece = 0; piece < 2; ++piece) {

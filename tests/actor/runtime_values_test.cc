@@ -20,22 +20,40 @@ constexpr char kDiamond[] = R"pb(
   nodes {
     name: "x"
     op: "Placeholder"
-    attrs { key: "shape" value { shape { dims: -1 dims: 8 } } }
+    attrs {
+      key: "shape"
+      value { shape { dims: -1 dims: 8 } }
+    }
   }
   nodes {
     name: "w"
     op: "Variable"
-    attrs { key: "shape" value { shape { dims: 8 dims: 8 } } }
-    attrs { key: "initializer" value { s: "normal(0.3)" } }
-    attrs { key: "seed" value { i: 7 } }
+    attrs {
+      key: "shape"
+      value { shape { dims: 8 dims: 8 } }
+    }
+    attrs {
+      key: "initializer"
+      value { s: "normal(0.3)" }
+    }
+    attrs {
+      key: "seed"
+      value { i: 7 }
+    }
   }
   nodes { name: "a" op: "TestMatMul" inputs: "x" inputs: "w" }
   nodes {
     name: "left"
     op: "TestAffine"
     inputs: "a"
-    attrs { key: "scale" value { f: 2 } }
-    attrs { key: "shift" value { f: 0.5 } }
+    attrs {
+      key: "scale"
+      value { f: 2 }
+    }
+    attrs {
+      key: "shift"
+      value { f: 0.5 }
+    }
   }
   nodes { name: "right" op: "TestMatMul" inputs: "a" inputs: "w" }
   nodes { name: "d" op: "TestAdd" inputs: "left" inputs: "right" }
@@ -52,7 +70,10 @@ std::string WideGraph(int branches) {
     nodes {
       name: "x"
       op: "Placeholder"
-      attrs { key: "shape" value { shape { dims: -1 dims: 5 } } }
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 5 } }
+      }
     }
   )pb";
   for (int branch = 0; branch < branches; ++branch) {
@@ -61,11 +82,11 @@ std::string WideGraph(int branches) {
                     " } } attrs { key: \"shift\" value { f: ", -0.25 * branch, " } } }\n");
     const std::string input = absl::StrCat("b", branch);
     if (branch % 3 == 0) {
-      absl::StrAppend(&text, "nodes { name: \"s", branch, "\" op: \"TestSleep\" inputs: \"",
-                      input, "\" attrs { key: \"ms\" value { i: 1 } } }\n");
+      absl::StrAppend(&text, "nodes { name: \"s", branch, "\" op: \"TestSleep\" inputs: \"", input,
+                      "\" attrs { key: \"ms\" value { i: 1 } } }\n");
     } else {
-      absl::StrAppend(&text, "nodes { name: \"s", branch, "\" op: \"TestMul\" inputs: \"",
-                      input, "\" inputs: \"x\" }\n");
+      absl::StrAppend(&text, "nodes { name: \"s", branch, "\" op: \"TestMul\" inputs: \"", input,
+                      "\" inputs: \"x\" }\n");
     }
   }
   std::string sum = "s0";

@@ -20,7 +20,8 @@ PhysicalPlan VariablePlan(const std::string& name, TensorType logical,
                           const std::string& initializer, int64_t seed,
                           const std::vector<ShardSpec>& shards, int devices) {
   PhysicalPlan plan;
-  for (int index = 0; index < devices; ++index) plan.devices.push_back(Device{DeviceType::kCpu, index});
+  for (int index = 0; index < devices; ++index)
+    plan.devices.push_back(Device{DeviceType::kCpu, index});
   VariableSpec spec;
   spec.name = name;
   spec.logical = logical;
@@ -71,10 +72,8 @@ std::vector<double> Expected(const std::string& name, const Shape& shape, const 
 
 TEST(VariableStoreTest, ShardsHoldTheLogicalInitialValuesOfTheirBoxes) {
   const Shape shape{5, 7};
-  const std::vector<ShardSpec> shards = {{0, {{0, 5}, {0, 7}}},
-                                         {1, {{1, 4}, {2, 6}}},
-                                         {2, {{4, 5}, {6, 7}}},
-                                         {3, {{2, 2}, {0, 7}}}};
+  const std::vector<ShardSpec> shards = {
+      {0, {{0, 5}, {0, 7}}}, {1, {{1, 4}, {2, 6}}}, {2, {{4, 5}, {6, 7}}}, {3, {{2, 2}, {0, 7}}}};
   PhysicalPlan plan = VariablePlan("w", {DataType::kFloat32, shape}, "normal(0.5,2)", 3, shards, 4);
   auto contexts = MakeDeviceContexts(plan.devices);
   auto store = VariableStore::Create(plan, 17, Pointers(contexts));
@@ -86,16 +85,16 @@ TEST(VariableStoreTest, ShardsHoldTheLogicalInitialValuesOfTheirBoxes) {
     const std::vector<double> expected = Expected("w", shape, "normal(0.5,2)", 17, 3, shard.box);
     ASSERT_EQ(tensor.num_elements(), static_cast<int64_t>(expected.size()));
     for (size_t i = 0; i < expected.size(); ++i) {
-      EXPECT_EQ(tensor.data<float>()[i], static_cast<float>(expected[i])) << "device "
-                                                                          << shard.device;
+      EXPECT_EQ(tensor.data<float>()[i], static_cast<float>(expected[i]))
+          << "device " << shard.device;
     }
   }
   EXPECT_FALSE((*store)->Shard(0, "other").valid());
 }
 
 TEST(VariableStoreTest, DoubleAndScalarVariables) {
-  PhysicalPlan plan = VariablePlan("v", {DataType::kFloat64, Shape{6}}, "uniform(-3,1)", 0,
-                                   {{1, {{2, 6}}}}, 2);
+  PhysicalPlan plan =
+      VariablePlan("v", {DataType::kFloat64, Shape{6}}, "uniform(-3,1)", 0, {{1, {{2, 6}}}}, 2);
   VariableSpec scalar;
   scalar.name = "s";
   scalar.logical = {DataType::kFloat32, Shape{}};
@@ -140,16 +139,17 @@ TEST(VariableStoreTest, ReadLogicalAssemblesFromTheLowestDeviceHoldingEachElemen
 }
 
 TEST(VariableStoreTest, WriteLogicalThenReadLogicalRoundTrips) {
-  PhysicalPlan plan = VariablePlan("w", {DataType::kFloat32, Shape{3, 4}}, "ones", 0,
-                                   {{0, {{0, 3}, {0, 2}}}, {1, {{0, 3}, {2, 4}}}, {2, {{1, 2}, {1, 3}}}},
-                                   3);
+  PhysicalPlan plan =
+      VariablePlan("w", {DataType::kFloat32, Shape{3, 4}}, "ones", 0,
+                   {{0, {{0, 3}, {0, 2}}}, {1, {{0, 3}, {2, 4}}}, {2, {{1, 2}, {1, 3}}}}, 3);
   auto contexts = MakeDeviceContexts(plan.devices);
   auto store = VariableStore::Create(plan, 0, Pointers(contexts));
   ASSERT_TRUE(store.ok()) << store.status();
   CpuAllocator allocator;
   std::vector<float> values(12);
   for (int i = 0; i < 12; ++i) values[i] = 0.25f * static_cast<float>(i) - 1.0f;
-  ASSERT_TRUE((*store)->WriteLogical("w", Tensor::FromVector(&allocator, Shape{3, 4}, values)).ok());
+  ASSERT_TRUE(
+      (*store)->WriteLogical("w", Tensor::FromVector(&allocator, Shape{3, 4}, values)).ok());
   EXPECT_EQ((*store)->Shard(0, "w").ToVector<float>(),
             (std::vector<float>{values[0], values[1], values[4], values[5], values[8], values[9]}));
   EXPECT_EQ((*store)->Shard(2, "w").ToVector<float>(), (std::vector<float>{values[5], values[6]}));
@@ -159,8 +159,8 @@ TEST(VariableStoreTest, WriteLogicalThenReadLogicalRoundTrips) {
 }
 
 TEST(VariableStoreTest, ReadAndWriteErrors) {
-  PhysicalPlan plan = VariablePlan("w", {DataType::kFloat32, Shape{2, 3}}, "zeros", 0,
-                                   {{0, {{0, 2}, {0, 3}}}}, 1);
+  PhysicalPlan plan =
+      VariablePlan("w", {DataType::kFloat32, Shape{2, 3}}, "zeros", 0, {{0, {{0, 2}, {0, 3}}}}, 1);
   auto contexts = MakeDeviceContexts(plan.devices);
   auto store = VariableStore::Create(plan, 0, Pointers(contexts));
   ASSERT_TRUE(store.ok()) << store.status();
@@ -178,8 +178,8 @@ TEST(VariableStoreTest, ReadAndWriteErrors) {
 }
 
 TEST(VariableStoreTest, CreateErrors) {
-  PhysicalPlan plan = VariablePlan("w", {DataType::kFloat32, Shape{2}}, "magic", 0,
-                                   {{0, {{0, 2}}}}, 1);
+  PhysicalPlan plan =
+      VariablePlan("w", {DataType::kFloat32, Shape{2}}, "magic", 0, {{0, {{0, 2}}}}, 1);
   auto contexts = MakeDeviceContexts(plan.devices);
   auto bad_initializer = VariableStore::Create(plan, 0, Pointers(contexts));
   EXPECT_EQ(bad_initializer.status(),
