@@ -123,6 +123,9 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
         tbb::global_control::max_allowed_parallelism, options.threads + 1);
   }
   self.arena_ = std::make_unique<tbb::task_arena>(options.threads, 0);
+  // Initialized here rather than lazily by the first enqueue, which lanes on
+  // different threads might race to do.
+  self.arena_->initialize();
   std::vector<int64_t> compute_expected(num_devices, 0);
   std::vector<int64_t> communication_expected(num_devices, 0);
   for (int actor = 0; actor < num_actors; ++actor) {

@@ -173,6 +173,19 @@ TEST(RuntimeFeedTest, MissingAndMistypedFeedsDoNotBreakTheRuntime) {
   EXPECT_EQ(runtime.steps(), 1);
 }
 
+TEST(RuntimeFeedTest, AnEmptyPlanRunsEmptySteps) {
+  KernelRegistry kernels = TestKernelRegistry();
+  auto harness = MakeRuntime(OneDevicePlan(3), &kernels, RuntimeOptions{});
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  for (int step = 0; step < 2; ++step) {
+    auto result = (*harness)->runtime->RunStep({});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->fetches.empty());
+  }
+  EXPECT_EQ((*harness)->runtime->steps(), 2);
+  EXPECT_EQ((*harness)->runtime->activations(), 0);
+}
+
 class KernelErrorTest : public ::testing::TestWithParam<int> {};
 
 // A kernel failing on micro-batch 2 fails the step with its status prefixed

@@ -295,6 +295,53 @@ TEST_P(RuntimeSchedulingTest, ControlInputsOrderFirings) {
   }
 }
 
+// Each device's compute lane runs at most compute_width kernels at once
+// (default: threads / devices, at least 1).
+TEST_P(RuntimeSchedulingTest, ComputeWidthBoundsKernelsInFlightPerDevice) {
+  constexpr int kDevices = 2;
+  constexpr int kBranches = 4;
+  std::atomic<int> in_flight[kDevices] = {0, 0};
+  std::atomic<int> most[kDevices] = {0, 0};
+  ASSERT_TRUE(kernels_
+                  .Register(KernelKey{"TestBusy", DeviceType::kCpu, DataType::kFloat32},
+                            [&](KernelContext& context) -> absl::Status {
+                              auto device = context.attrs().GetInt("device");
+                              if (!device.ok()) return device.status();
+                              const int now = ++in_flight[*device];
+                              int seen = most[*device].load();
+                              while (now > seen &&
+                                     !most[*device].compare_exchange_weak(seen, now)) {
+                              }
+                              std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                              --in_flight[*device];
+                              context.output(0).data<float>()[0] = 1;
+                              return absl::OkStatus();
+                            })
+                  .ok());
+  PhysicalPlan plan = OneDevicePlan(1);
+  plan.devices = {Device{DeviceType::kCpu, 0}, Device{DeviceType::kCpu, 1}};
+  for (int device = 0; device < kDevices; ++device) {
+    for (int branch = 0; branch < kBranches; ++branch) {
+      plan.ops.push_back(
+          MakeOp(absl::StrCat("busy", device, "_", branch), "TestBusy", {}, {kF32Scalar}));
+      plan.ops.back().device = device;
+      plan.ops.back().attrs = AttrMap{{"device", int64_t{device}}};
+    }
+  }
+  auto harness = MakeRuntime(plan, &kernels_, Options());
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ASSERT_TRUE((*harness)->runtime->RunStep({}).ok());
+  const int width = std::max(1, GetParam() / kDevices);
+  for (int device = 0; device < kDevices; ++device) {
+    EXPECT_LE(most[device].load(), width) << "device " << device;
+    EXPECT_GE(most[device].load(), 1) << "device " << device;
+  }
+  if (GetParam() == 4) {
+    // Four ready branches and room for two: both slots get used.
+    EXPECT_EQ(most[0].load() + most[1].load(), 4);
+  }
+}
+
 // An op that writes a variable in place runs only after every other reader
 // of the old value, however slow, is done with it.
 TEST_P(RuntimeSchedulingTest, InPlaceUpdateWaitsForEveryReader) {
