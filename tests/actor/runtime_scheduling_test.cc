@@ -336,10 +336,6 @@ TEST_P(RuntimeSchedulingTest, ComputeWidthBoundsKernelsInFlightPerDevice) {
     EXPECT_LE(most[device].load(), width) << "device " << device;
     EXPECT_GE(most[device].load(), 1) << "device " << device;
   }
-  if (GetParam() == 4) {
-    // Four ready branches and room for two: both slots get used.
-    EXPECT_EQ(most[0].load() + most[1].load(), 4);
-  }
 }
 
 // An op that writes a variable in place runs only after every other reader
