@@ -88,6 +88,7 @@ class ComputeLane {
   std::vector<TraceEvent> events_;
   std::atomic<int64_t> progress_{0};
   std::atomic<int64_t> activations_{0};
+  std::atomic<int64_t> spawned_{0};
 };
 
 class CommunicationLane {
