@@ -19,6 +19,28 @@
 // per-step op once; steps do not overlap. A watchdog fails a step that makes
 // no progress for `watchdog_timeout` with a report of which actors wait on
 // which registers.
+//
+// Frequencies (M = plan.micro_batches). A per-micro-batch consumer of a
+// per-micro-batch value reads piece m for its firing m; a per-micro-batch
+// consumer of a per-step value reads the one register in every firing and
+// releases it after the last. A per-step op may read a per-micro-batch value
+// only when M == 1, or when it is a kAccumulate op (which must be per-step:
+// it fires once per piece, adds the pieces in order into its output register,
+// piece 0 copied, and emits it after piece M-1). Control inputs need the
+// producer's firing for the same piece, all M pieces for a per-step consumer
+// of a per-micro-batch producer, and the one firing of a per-step producer.
+//
+// Feeds and fetches. Placeholders are per-micro-batch: piece m of a feed whose
+// dim 0 is B covers rows [m*B/M, (m+1)*B/M), and PlanOp::box is the device's
+// box within that micro-batch (a rank-0 feed is delivered whole to every
+// piece). Fetched values are copied to host memory when produced, so fetching
+// holds no device register, and assembled after the step (actor/
+// fetch_assembly.h); the returned tensors outlive the runtime.
+//
+// Threads. Kernels run in one oneTBB arena of `threads` threads; OpenBLAS is
+// set to one thread at Create so kernels are single-threaded and results are
+// bit-identical across runs and thread counts. A device's communication lane
+// (a std::thread) exists only when the device has collective ops.
 #ifndef SBPFLOW_ACTOR_RUNTIME_H_
 #define SBPFLOW_ACTOR_RUNTIME_H_
 
@@ -58,7 +80,14 @@ class Runtime {
   // Checks the plan against the registry (a kernel for every kKernel op,
   // devices of the contexts) and starts the lanes. `kernels`, `variables`,
   // `devices` and `communicator` (needed only when the plan has collectives)
-  // must outlive the runtime. Errors: InvalidArgument naming the op.
+  // must outlive the runtime. Errors: InvalidArgument naming the op, feed or
+  // fetch: a missing kernel ("op 'x': no cpu kernel for MatMul (f32)"), bad
+  // input/output/device indices, registers < 1, a frequency combination the
+  // rules above forbid, two ops writing one value in place, a feed batch not
+  // divisible by M, a placeholder or variable box that does not fit, a
+  // variable shard missing from `variables`, collectives without a
+  // communicator, a fetch that cannot be assembled, or contexts that do not
+  // match plan.devices.
   static absl::StatusOr<std::unique_ptr<Runtime>> Create(
       std::shared_ptr<const PhysicalPlan> plan, const KernelRegistry* kernels,
       VariableStore* variables, std::vector<DeviceContext*> devices, Communicator* communicator,
@@ -69,8 +98,13 @@ class Runtime {
   // Runs one step. `feeds` holds one logical tensor per FeedSpec (the whole
   // step's batch). Errors: a missing or mistyped feed (InvalidArgument naming
   // it), a kernel's data error (its status, prefixed with the op name), or a
-  // watchdog timeout (DeadlineExceeded with the report). After an error the
-  // runtime may not run further steps. Not thread-safe: one step at a time.
+  // watchdog timeout (DeadlineExceeded with the report: "step N: no actor
+  // fired for 200ms; waiting:" and one line per unmet condition, e.g. "op 'b'
+  // (cpu:0) piece 2: waits for input 0 from 'a'"). A kernel or collective
+  // error stops scheduling; RunStep returns after the kernels in flight end.
+  // After a step error the runtime runs no further steps (FailedPrecondition);
+  // feed errors leave it usable. Feeds not in the plan are ignored. Not
+  // thread-safe: one step at a time.
   virtual absl::StatusOr<StepResult> RunStep(const std::map<std::string, Tensor>& feeds) = 0;
 
   // Steps completed so far.

@@ -26,7 +26,12 @@ class VariableStore {
   // Allocates and initializes every shard: element values come from the
   // variable's initializer, keyed by (job_seed, seed attr, variable name) and
   // the logical element index, so every layout starts from the same logical
-  // tensor. `devices` has one context per plan device and outlives the store.
+  // tensor. Each value is computed in double and cast to the dtype. `devices`
+  // has one context per plan device and outlives the store. Errors
+  // (InvalidArgument naming the variable): an unknown initializer, a shard op
+  // that is not a kVariable op of the variable, a box outside the logical
+  // shape, two shards on one device, or a context count that differs from
+  // plan.devices.
   static absl::StatusOr<std::unique_ptr<VariableStore>> Create(
       const PhysicalPlan& plan, uint64_t job_seed, const std::vector<DeviceContext*>& devices);
 
