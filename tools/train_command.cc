@@ -1,0 +1,226 @@
+// `sbpflow train FILE --data ... --batch N (--steps N | --epochs N) ...`.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "graph/optimizers/optimizer.h"
+#include "nlohmann/json.hpp"
+#include "tools/command.h"
+#include "tools/evaluation.h"
+#include "tools/job.h"
+#include "tools/progress.h"
+
+namespace sbpflow {
+namespace {
+
+struct TrainRequest {
+  JobOptions job;
+  int64_t steps = -1;
+  int64_t epochs = -1;
+  std::string optimizer = "sgd";
+  OptimizerOptions optimizer_options;
+  bool no_shuffle = false;
+  std::string log_json;
+  std::string save;
+  std::string init_from;
+  std::string trace;
+};
+
+absl::Status CheckRequest(const TrainRequest& request) {
+  if (request.job.batch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", request.job.batch));
+  }
+  if ((request.steps >= 0) == (request.epochs >= 0)) {
+    return absl::InvalidArgumentError("give exactly one of --steps and --epochs");
+  }
+  if (request.epochs == 0) return absl::InvalidArgumentError("--epochs must be >= 1, got 0");
+  if (request.job.threads < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, got ", request.job.threads));
+  }
+  if (request.job.link_latency_us < 0 || request.job.link_gbps < 0) {
+    return absl::InvalidArgumentError("--link-latency-us and --link-gbps must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+// Removes the files a failed run started writing.
+class OutputGuard {
+ public:
+  void Track(const std::string& path) { paths_.push_back(path); }
+  void Release() { paths_.clear(); }
+  ~OutputGuard() {
+    for (const std::string& path : paths_) std::remove(path.c_str());
+  }
+
+ private:
+  std::vector<std::string> paths_;
+};
+
+std::string MiB(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+absl::Status Train(const TrainRequest& request, const CommandContext& context) {
+  SBP_RETURN_IF_ERROR(CheckRequest(request));
+  TrainRequest job_request = request;
+  JobOptions& options = job_request.job;
+  options.trace = !request.trace.empty();
+  OptimizerOptions optimizer = request.optimizer_options;
+  SBP_ASSIGN_OR_RETURN(optimizer.kind, ParseOptimizerKind(request.optimizer));
+  SBP_RETURN_IF_ERROR(ValidateOptimizerOptions(optimizer));
+
+  SBP_ASSIGN_OR_RETURN(auto rules, BuildBuiltinSbpRules());
+  JobContext job(context.ops, context.kernels, &rules);
+  SBP_ASSIGN_OR_RETURN(Graph graph,
+                       LoadJobGraph(options.graph_path, job.ops(), options.batch, true));
+  SBP_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> dataset,
+                       OpenJobData(options, graph, !request.no_shuffle, /*test_split=*/false));
+  const int64_t total_steps =
+      request.steps >= 0 ? request.steps : request.epochs * dataset->batches_per_epoch();
+
+  Graph training = graph;
+  SBP_RETURN_IF_ERROR(BuildTrainingGraph(&training, job.ops(), optimizer).status());
+  VariableStore* variables = nullptr;
+  std::unique_ptr<VariableStore> store;
+  SBP_ASSIGN_OR_RETURN(PlanRunner runner,
+                       StartPlan(job, options, std::move(training), &variables, &store));
+  if (!request.init_from.empty()) {
+    SBP_RETURN_IF_ERROR(LoadCheckpoint(request.init_from, variables, *context.err));
+  }
+
+  // Every check passed: outputs may be written now.
+  OutputGuard guard;
+  std::unique_ptr<std::ofstream> log;
+  if (!request.log_json.empty()) {
+    log = std::make_unique<std::ofstream>(request.log_json, std::ios::trunc);
+    if (!*log) {
+      return absl::InvalidArgumentError(absl::StrCat("--log-json: cannot write ", request.log_json));
+    }
+    guard.Track(request.log_json);
+  }
+  *context.err << dataset->Describe() << "; " << total_steps << " steps of " << options.batch
+               << " on " << runner.compiled.placement.ToString() << "\n";
+
+  CpuAllocator host;
+  ProgressBar progress(context.err, total_steps, options.batch, isatty(STDERR_FILENO) == 1);
+  double last_loss = 0;
+  for (int64_t step = 0; step < total_steps; ++step) {
+    auto result = runner.runtime->RunStep(FeedsFor(graph, dataset->GetBatch(step, &host)));
+    if (!result.ok()) {
+      progress.Finish();
+      return absl::Status(result.status().code(),
+                          absl::StrCat("step ", step + 1, ": ", result.status().message()));
+    }
+    last_loss = result->fetches.at("loss").data<float>()[0];
+    progress.Update(step + 1, last_loss);
+    if (log != nullptr) {
+      *log << nlohmann::json{{"step", step + 1},
+                             {"loss", last_loss},
+                             {"epoch", step / dataset->batches_per_epoch()},
+                             {"samples_per_second", progress.samples_per_second()}}
+                  .dump()
+           << "\n"
+           << std::flush;
+    }
+  }
+  progress.Finish();
+  const std::vector<int64_t> peaks = job.PeakBytes();
+  if (!request.trace.empty()) SBP_RETURN_IF_ERROR(runner.runtime->WriteTrace(request.trace));
+
+  nlohmann::json summary = {{"steps", total_steps}};
+  if (total_steps > 0) summary["final_loss"] = last_loss;
+  summary["peak_memory_bytes"] = peaks;
+  std::vector<std::string> peak_text;
+  for (size_t device = 0; device < peaks.size(); ++device) {
+    peak_text.push_back(absl::StrCat(runner.compiled.placement.devices()[device].ToString(), " ",
+                                     MiB(peaks[device])));
+  }
+  *context.err << "peak memory per device: " << absl::StrJoin(peak_text, ", ") << "\n";
+  if (total_steps > 0) {
+    *context.out << "final loss: " << std::fixed << std::setprecision(4) << last_loss << "\n";
+    if (graph.signature().logits.valid()) {
+      SBP_ASSIGN_OR_RETURN(EvaluationResult evaluation,
+                           Evaluate(job, options, &runner.compiled, &variables, &store));
+      summary["test_loss"] = evaluation.loss;
+      if (evaluation.accuracy.has_value()) {
+        summary["test_accuracy"] = *evaluation.accuracy;
+        *context.out << "test accuracy: " << std::setprecision(4) << *evaluation.accuracy << " ("
+                     << evaluation.examples << " examples, loss " << evaluation.loss << ")\n";
+      }
+    }
+  }
+  if (!request.save.empty()) {
+    SBP_RETURN_IF_ERROR(SaveCheckpoint(*variables, request.save, total_steps));
+    *context.err << "saved " << request.save << "\n";
+  }
+  if (log != nullptr) *log << summary.dump() << "\n" << std::flush;
+  guard.Release();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddJobOptions(CLI::App* command, JobOptions* options) {
+  command->add_option("file", options->graph_path, "Graph file (.pb or .pbtxt)")->required();
+  command->add_option("--data", options->data,
+                      "fashion-mnist[:DIR], text:PATH or synthetic")->required();
+  command->add_option("--batch", options->batch, "Examples per step")->required();
+  command->add_option("--seed", options->seed, "Seed of initial values and data order")
+      ->capture_default_str();
+  command->add_option("--threads", options->threads, "Kernel threads (0 = all cores)")
+      ->capture_default_str();
+  command->add_option("--devices", options->parallel.devices, "Devices, e.g. cpu:0-3")
+      ->capture_default_str();
+  command->add_option("--mesh", options->parallel.mesh, "Device mesh, e.g. 2x2 (default 1-D)");
+  command->add_option("--axes", options->parallel.axes,
+                      "Mesh axis names, e.g. dp,tp (default: from --strategy)");
+  command->add_option("--strategy", options->parallel.strategy.strategy,
+                      "Layout preset: dp, tp or dp,tp");
+  command->add_option("--zero", options->parallel.strategy.zero,
+                      "1 = shard optimizer state over dp")
+      ->capture_default_str();
+  command->add_option("--link-latency-us", options->link_latency_us,
+                      "Emulated link latency (in-process devices)")
+      ->capture_default_str();
+  command->add_option("--link-gbps", options->link_gbps,
+                      "Emulated link bandwidth in Gbit/s (0 = unthrottled)")
+      ->capture_default_str();
+}
+
+void AddTrainCommand(CLI::App& app, CommandAction* action) {
+  auto request = std::make_shared<TrainRequest>();
+  CLI::App* train = app.add_subcommand("train", "Train a graph");
+  AddJobOptions(train, &request->job);
+  train->add_option("--steps", request->steps, "Steps to run");
+  train->add_option("--epochs", request->epochs, "Epochs to run");
+  train->add_option("--optimizer", request->optimizer, "sgd, adam or adamw")->capture_default_str();
+  train->add_option("--lr", request->optimizer_options.learning_rate, "Learning rate")
+      ->capture_default_str();
+  train->add_option("--momentum", request->optimizer_options.momentum, "SGD momentum")
+      ->capture_default_str();
+  train->add_flag("--nesterov", request->optimizer_options.nesterov, "Nesterov momentum");
+  train->add_option("--weight-decay", request->optimizer_options.weight_decay, "Weight decay")
+      ->capture_default_str();
+  train->add_option("--clip-norm", request->optimizer_options.clip_norm,
+                    "Clip gradients to this global norm (0 = off)")
+      ->capture_default_str();
+  train->add_flag("--no-shuffle", request->no_shuffle, "Batches in file order");
+  train->add_option("--log-json", request->log_json, "Write one JSON object per step here");
+  train->add_option("--save", request->save, "Write the final variables (safetensors)");
+  train->add_option("--init-from", request->init_from, "Start from a safetensors checkpoint");
+  train->add_option("--trace", request->trace, "Write a Chrome trace of the run");
+  train->callback([request, action] {
+    *action = [request](const CommandContext& context) { return Train(*request, context); };
+  });
+}
+
+}  // namespace sbpflow
