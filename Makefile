@@ -21,8 +21,8 @@ build: configure
 # Generate the MLP graph and train it on Fashion-MNIST for one epoch.
 demo: build
 	$(BUILD_DIR)/tools/sbpflow gen mlp --layers 784,256,10 -o $(BUILD_DIR)/mlp.pb
-	$(BUILD_DIR)/tools/sbpflow train $(BUILD_DIR)/mlp.pb --data fashion-mnist --batch 64 \
-	  --epochs 1 --optimizer sgd --lr 0.1 --momentum 0.9 --seed 1
+	$(BUILD_DIR)/tools/sbpflow train $(BUILD_DIR)/mlp.pb --data fashion-mnist --batch 32 \
+	  --epochs 1 --optimizer sgd --lr 0.03 --momentum 0.9 --lr-schedule cosine --seed 1
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

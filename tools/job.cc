@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "graph/graph_proto.h"
+#include "graph/optimizers/optimizer.h"
 #include "io/checkpoint_check.h"
 #include "io/data_spec.h"
 #include "io/safetensors.h"
@@ -162,6 +163,8 @@ absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& p
   CpuAllocator allocator;
   std::map<std::string, Tensor> tensors;
   for (const VariableSpec& spec : variables.variables()) {
+    // The learning rate is the job's setting, not the model's state.
+    if (spec.name == kLearningRateVariable) continue;
     SBP_ASSIGN_OR_RETURN(tensors[spec.name], variables.ReadLogical(spec.name, &allocator));
   }
   return WriteSafetensors(path, tensors,
@@ -171,7 +174,7 @@ absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& p
 namespace {
 
 bool IsOptimizerState(const std::string& name) {
-  if (name == "optimizer.step") return true;
+  if (name == "optimizer.step" || name == kLearningRateVariable) return true;
   for (const char* suffix : {".momentum", ".adam_m", ".adam_v"}) {
     if (absl::EndsWith(name, suffix)) return true;
   }
@@ -189,13 +192,14 @@ absl::Status LoadCheckpoint(const std::string& path, VariableStore* variables, s
   for (const VariableSpec& spec : variables->variables()) in_graph.insert(spec.name);
   int ignored = 0;
   for (const auto& [name, tensor] : checkpoint.tensors) {
-    if (!in_graph.contains(name) && IsOptimizerState(name)) {
+    if ((!in_graph.contains(name) && IsOptimizerState(name)) || name == kLearningRateVariable) {
       ++ignored;
       continue;
     }
     actual[name] = tensor.type();
   }
   for (const VariableSpec& spec : variables->variables()) {
+    if (spec.name == kLearningRateVariable) continue;
     if (spec.trainable || checkpoint.tensors.contains(spec.name)) expected[spec.name] = spec.logical;
   }
   SBP_RETURN_IF_ERROR(CheckCheckpointTypes(path, expected, actual));

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "graph/optimizers/learning_rate.h"
 #include "graph/optimizers/optimizer.h"
 #include "nlohmann/json.hpp"
 #include "tools/command.h"
@@ -25,6 +26,8 @@ struct TrainRequest {
   int64_t steps = -1;
   int64_t epochs = -1;
   std::string optimizer = "sgd";
+  std::string lr_schedule = "constant";
+  int64_t warmup_steps = 0;
   OptimizerOptions optimizer_options;
   bool no_shuffle = false;
   std::string log_json;
@@ -41,6 +44,10 @@ absl::Status CheckRequest(const TrainRequest& request) {
     return absl::InvalidArgumentError("give exactly one of --steps and --epochs");
   }
   if (request.epochs == 0) return absl::InvalidArgumentError("--epochs must be >= 1, got 0");
+  if (request.warmup_steps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--warmup-steps must be >= 0, got ", request.warmup_steps));
+  }
   if (request.job.threads < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, got ", request.job.threads));
   }
@@ -62,6 +69,21 @@ class OutputGuard {
  private:
   std::vector<std::string> paths_;
 };
+
+// Writes this step's learning rate into the "optimizer.lr" variable.
+absl::Status SetLearningRate(VariableStore* variables, double learning_rate, Allocator* allocator) {
+  for (const VariableSpec& spec : variables->variables()) {
+    if (spec.name != kLearningRateVariable) continue;
+    Tensor value(allocator, spec.logical.dtype, Shape{});
+    if (spec.logical.dtype == DataType::kFloat32) {
+      value.data<float>()[0] = static_cast<float>(learning_rate);
+    } else {
+      value.data<double>()[0] = learning_rate;
+    }
+    return variables->WriteLogical(spec.name, value);
+  }
+  return absl::OkStatus();
+}
 
 std::string MiB(int64_t bytes) {
   char text[32];
@@ -86,6 +108,11 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
                        OpenJobData(options, graph, !request.no_shuffle, /*test_split=*/false));
   const int64_t total_steps =
       request.steps >= 0 ? request.steps : request.epochs * dataset->batches_per_epoch();
+  LearningRateSchedule schedule;
+  SBP_ASSIGN_OR_RETURN(schedule.kind, ParseLearningRateSchedule(request.lr_schedule));
+  schedule.base = optimizer.learning_rate;
+  schedule.warmup_steps = request.warmup_steps;
+  schedule.total_steps = total_steps;
 
   Graph training = graph;
   SBP_RETURN_IF_ERROR(BuildTrainingGraph(&training, job.ops(), optimizer).status());
@@ -114,6 +141,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   ProgressBar progress(context.err, total_steps, options.batch, isatty(STDERR_FILENO) == 1);
   double last_loss = 0;
   for (int64_t step = 0; step < total_steps; ++step) {
+    SBP_RETURN_IF_ERROR(SetLearningRate(variables, LearningRateAt(schedule, step), &host));
     auto result = runner.runtime->RunStep(FeedsFor(graph, dataset->GetBatch(step, &host)));
     if (!result.ok()) {
       progress.Finish();
@@ -204,6 +232,10 @@ void AddTrainCommand(CLI::App& app, CommandAction* action) {
   train->add_option("--epochs", request->epochs, "Epochs to run");
   train->add_option("--optimizer", request->optimizer, "sgd, adam or adamw")->capture_default_str();
   train->add_option("--lr", request->optimizer_options.learning_rate, "Learning rate")
+      ->capture_default_str();
+  train->add_option("--lr-schedule", request->lr_schedule, "constant, linear or cosine decay")
+      ->capture_default_str();
+  train->add_option("--warmup-steps", request->warmup_steps, "Linear warm-up steps")
       ->capture_default_str();
   train->add_option("--momentum", request->optimizer_options.momentum, "SGD momentum")
       ->capture_default_str();

@@ -36,7 +36,7 @@ absl::Status ExpectFloatingScalar(const TensorType& type, absl::string_view name
 }
 
 // The float attr `name`, which must be >= 0 (PyTorch rejects negative
-// learning rates, momenta and weight decays).
+// momenta and weight decays).
 absl::StatusOr<double> NonNegativeAttr(const InferenceContext& context, absl::string_view name) {
   SBP_ASSIGN_OR_RETURN(double value, context.attrs.GetFloat(name));
   if (value >= 0) return value;
@@ -53,14 +53,14 @@ absl::Status CheckBeta(const InferenceContext& context, absl::string_view name) 
 
 absl::StatusOr<std::vector<TensorType>> InferSgdUpdate(const InferenceContext& context) {
   SBP_RETURN_IF_ERROR(CheckVarAndState(context, {{1, "grad"}}));
-  SBP_RETURN_IF_ERROR(NonNegativeAttr(context, "lr").status());
+  SBP_RETURN_IF_ERROR(ExpectFloatingScalar(context.inputs[2], "lr"));
   SBP_RETURN_IF_ERROR(NonNegativeAttr(context, "weight_decay").status());
   return std::vector<TensorType>{};
 }
 
 absl::StatusOr<std::vector<TensorType>> InferMomentumUpdate(const InferenceContext& context) {
   SBP_RETURN_IF_ERROR(CheckVarAndState(context, {{1, "grad"}, {2, "velocity"}}));
-  SBP_RETURN_IF_ERROR(NonNegativeAttr(context, "lr").status());
+  SBP_RETURN_IF_ERROR(ExpectFloatingScalar(context.inputs[3], "lr"));
   SBP_ASSIGN_OR_RETURN(double momentum, NonNegativeAttr(context, "momentum"));
   SBP_RETURN_IF_ERROR(NonNegativeAttr(context, "weight_decay").status());
   SBP_ASSIGN_OR_RETURN(bool nesterov, context.attrs.GetBool("nesterov"));
@@ -71,10 +71,12 @@ absl::StatusOr<std::vector<TensorType>> InferMomentumUpdate(const InferenceConte
 }
 
 // `step` may be f32 or f64 whatever var's dtype: it only holds small integers.
+// The learning rate is an input (a scalar variable the trainer sets each step,
+// so schedules need no new plan), of any floating dtype.
 absl::StatusOr<std::vector<TensorType>> InferAdamUpdate(const InferenceContext& context) {
   SBP_RETURN_IF_ERROR(CheckVarAndState(context, {{1, "grad"}, {2, "m"}, {3, "v"}}));
   SBP_RETURN_IF_ERROR(ExpectFloatingScalar(context.inputs[4], "step"));
-  SBP_RETURN_IF_ERROR(NonNegativeAttr(context, "lr").status());
+  SBP_RETURN_IF_ERROR(ExpectFloatingScalar(context.inputs[5], "lr"));
   SBP_RETURN_IF_ERROR(CheckBeta(context, "beta1"));
   SBP_RETURN_IF_ERROR(CheckBeta(context, "beta2"));
   SBP_RETURN_IF_ERROR(NonNegativeAttr(context, "epsilon").status());
@@ -122,16 +124,16 @@ AttrSpec BoolAttr(std::string name, bool value) {
 absl::Status RegisterOptimizerOps(OpRegistry& registry) {
   SBP_RETURN_IF_ERROR(registry.Register(OpDef{
       .name = "SgdUpdate",
-      .inputs = {{"var"}, {"grad"}},
-      .attrs = {Required("lr", AttrType::kFloat), FloatAttr("weight_decay", 0)},
+      .inputs = {{"var"}, {"grad"}, {"lr"}},
+      .attrs = {FloatAttr("weight_decay", 0)},
       .infer = InferSgdUpdate,
       .flops = PerVarElement(3),
       .mutable_inputs = {0},
   }));
   SBP_RETURN_IF_ERROR(registry.Register(OpDef{
       .name = "MomentumUpdate",
-      .inputs = {{"var"}, {"grad"}, {"velocity"}},
-      .attrs = {Required("lr", AttrType::kFloat), Required("momentum", AttrType::kFloat),
+      .inputs = {{"var"}, {"grad"}, {"velocity"}, {"lr"}},
+      .attrs = {Required("momentum", AttrType::kFloat),
                 BoolAttr("nesterov", false), FloatAttr("weight_decay", 0)},
       .infer = InferMomentumUpdate,
       .flops = PerVarElement(6),
@@ -139,8 +141,8 @@ absl::Status RegisterOptimizerOps(OpRegistry& registry) {
   }));
   SBP_RETURN_IF_ERROR(registry.Register(OpDef{
       .name = "AdamUpdate",
-      .inputs = {{"var"}, {"grad"}, {"m"}, {"v"}, {"step"}},
-      .attrs = {Required("lr", AttrType::kFloat), FloatAttr("beta1", 0.9),
+      .inputs = {{"var"}, {"grad"}, {"m"}, {"v"}, {"step"}, {"lr"}},
+      .attrs = {FloatAttr("beta1", 0.9),
                 FloatAttr("beta2", 0.999), FloatAttr("epsilon", 1e-8), FloatAttr("weight_decay", 0),
                 BoolAttr("decoupled", false)},
       .infer = InferAdamUpdate,

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "graph/autodiff.h"
 #include "graph/graph_builder.h"
@@ -119,11 +120,21 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
 
   std::optional<TensorRef> step;
   const bool adam = options.kind != OptimizerOptions::Kind::kSgd;
+  const DataType dtype = graph->type(info.gradients[0]).dtype;
+  builder.set_name_prefix("");
   if (adam) {
-    builder.set_name_prefix("");
-    SBP_ASSIGN_OR_RETURN(step, StateVariable(builder, "optimizer.step",
-                                             TensorType{graph->type(info.gradients[0]).dtype, {}}));
+    SBP_ASSIGN_OR_RETURN(step, StateVariable(builder, "optimizer.step", TensorType{dtype, {}}));
   }
+  // The learning rate is a variable so that a schedule can change it between
+  // steps without a new plan.
+  SBP_ASSIGN_OR_RETURN(int lr_node,
+                       builder.AddNamedNode(std::string(kLearningRateVariable), "Variable", {},
+                                            AttrMap{{"shape", Shape{}},
+                                                    {"dtype", dtype},
+                                                    {"initializer", absl::StrFormat("constant(%.17g)",
+                                                                                    options.learning_rate)},
+                                                    {"trainable", false}}));
+  const TensorRef lr{lr_node, 0};
   for (size_t i = 0; i < info.variables.size(); ++i) {
     const int variable = info.variables[i];
     const std::string name = graph->node(variable).name;
@@ -135,18 +146,16 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
     int update = -1;
     if (options.kind == OptimizerOptions::Kind::kSgd && options.momentum == 0) {
       builder.set_name_prefix(absl::StrCat("optimizer/", name, "/"));
-      SBP_ASSIGN_OR_RETURN(update, builder.AddNode("SgdUpdate", {var, grad},
-                                                   AttrMap{{"lr", options.learning_rate},
-                                                           {"weight_decay", options.weight_decay}},
+      SBP_ASSIGN_OR_RETURN(update, builder.AddNode("SgdUpdate", {var, grad, lr},
+                                                   AttrMap{{"weight_decay", options.weight_decay}},
                                                    "update"));
     } else if (options.kind == OptimizerOptions::Kind::kSgd) {
       SBP_ASSIGN_OR_RETURN(TensorRef velocity,
                            StateVariable(builder, absl::StrCat(name, ".momentum"), type));
       builder.set_name_prefix(absl::StrCat("optimizer/", name, "/"));
       SBP_ASSIGN_OR_RETURN(update,
-                           builder.AddNode("MomentumUpdate", {var, grad, velocity},
-                                           AttrMap{{"lr", options.learning_rate},
-                                                   {"momentum", options.momentum},
+                           builder.AddNode("MomentumUpdate", {var, grad, velocity, lr},
+                                           AttrMap{{"momentum", options.momentum},
                                                    {"nesterov", options.nesterov},
                                                    {"weight_decay", options.weight_decay}},
                                            "update"));
@@ -156,9 +165,8 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
       builder.set_name_prefix(absl::StrCat("optimizer/", name, "/"));
       SBP_ASSIGN_OR_RETURN(
           update, builder.AddNode(
-                      "AdamUpdate", {var, grad, m, v, *step},
-                      AttrMap{{"lr", options.learning_rate},
-                              {"beta1", options.beta1},
+                      "AdamUpdate", {var, grad, m, v, *step, lr},
+                      AttrMap{{"beta1", options.beta1},
                               {"beta2", options.beta2},
                               {"epsilon", options.epsilon},
                               {"weight_decay", options.weight_decay},

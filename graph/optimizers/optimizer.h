@@ -6,7 +6,9 @@
 // Optimizer state lives in non-trainable Variables named after the variable
 // they serve: "<var>.momentum", "<var>.adam_m", "<var>.adam_v", and one
 // shared "optimizer.step" (completed Adam updates), so checkpoints can carry
-// it like any other variable.
+// it like any other variable. The learning rate is the scalar variable
+// "optimizer.lr" (initialized to OptimizerOptions::learning_rate); a trainer
+// with a schedule writes it before each step.
 #ifndef SBPFLOW_GRAPH_OPTIMIZERS_OPTIMIZER_H_
 #define SBPFLOW_GRAPH_OPTIMIZERS_OPTIMIZER_H_
 
@@ -18,6 +20,8 @@
 #include "graph/op_registry.h"
 
 namespace sbpflow {
+
+inline constexpr absl::string_view kLearningRateVariable = "optimizer.lr";
 
 struct OptimizerOptions {
   enum class Kind { kSgd, kAdam, kAdamW };

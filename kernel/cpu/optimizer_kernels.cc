@@ -25,7 +25,7 @@ double ReadScalar(const Tensor& tensor) {
 template <typename T>
 struct SgdUpdateKernel {
   static absl::Status Compute(KernelContext& context) {
-    SBP_ASSIGN_OR_RETURN(double lr, context.attrs().GetFloat("lr"));
+    const double lr = ReadScalar(context.input(2));
     SBP_ASSIGN_OR_RETURN(double weight_decay, context.attrs().GetFloat("weight_decay"));
     T* var = context.input(0).data<T>();
     const T* grad = context.input(1).data<T>();
@@ -46,7 +46,7 @@ struct SgdUpdateKernel {
 template <typename T>
 struct MomentumUpdateKernel {
   static absl::Status Compute(KernelContext& context) {
-    SBP_ASSIGN_OR_RETURN(double lr, context.attrs().GetFloat("lr"));
+    const double lr = ReadScalar(context.input(3));
     SBP_ASSIGN_OR_RETURN(double momentum_attr, context.attrs().GetFloat("momentum"));
     SBP_ASSIGN_OR_RETURN(bool nesterov, context.attrs().GetBool("nesterov"));
     SBP_ASSIGN_OR_RETURN(double weight_decay, context.attrs().GetFloat("weight_decay"));
@@ -75,7 +75,7 @@ template <typename T>
 struct AdamUpdateKernel {
   static absl::Status Compute(KernelContext& context) {
     const AttrMap& attrs = context.attrs();
-    SBP_ASSIGN_OR_RETURN(double lr, attrs.GetFloat("lr"));
+    const double lr = ReadScalar(context.input(5));
     SBP_ASSIGN_OR_RETURN(double beta1, attrs.GetFloat("beta1"));
     SBP_ASSIGN_OR_RETURN(double beta2, attrs.GetFloat("beta2"));
     SBP_ASSIGN_OR_RETURN(double epsilon_attr, attrs.GetFloat("epsilon"));

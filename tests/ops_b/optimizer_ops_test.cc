@@ -13,9 +13,43 @@
 namespace sbpflow::testing {
 namespace {
 
+// The update ops take the learning rate as their last input (a scalar). The
+// tests name it like an attr ("lr") for readability; these move it into the
+// inputs.
+bool IsUpdate(const std::string& op) {
+  return op == "SgdUpdate" || op == "MomentumUpdate" || op == "AdamUpdate";
+}
+
+AttrMap WithoutLr(const AttrMap& attrs) {
+  AttrMap result;
+  for (const auto& [name, value] : attrs.values()) {
+    if (name != "lr") result.Set(name, value);
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<TensorType>> InferUpdate(const std::string& op, const AttrMap& attrs,
+                                                    std::vector<TensorType> types) {
+  if (IsUpdate(op) && attrs.Has("lr")) types.push_back(TensorType{DataType::kFloat32, Shape{}});
+  return InferOp(op, WithoutLr(attrs), types);
+}
+
+absl::StatusOr<std::vector<Tensor>> RunUpdate(const std::string& op, const AttrMap& attrs,
+                                              std::vector<Tensor> inputs) {
+  if (IsUpdate(op) && attrs.Has("lr")) {
+    const double lr = *attrs.GetFloat("lr");
+    if (inputs[0].dtype() == DataType::kFloat32) {
+      inputs.push_back(MakeTensor<float>(Shape{}, std::vector<float>{static_cast<float>(lr)}));
+    } else {
+      inputs.push_back(MakeTensor<double>(Shape{}, std::vector<double>{lr}));
+    }
+  }
+  return RunOp(op, WithoutLr(attrs), inputs);
+}
+
 std::string InferError(const std::string& op, const AttrMap& attrs,
                        const std::vector<TensorType>& types) {
-  auto outputs = InferOp(op, attrs, types);
+  auto outputs = InferUpdate(op, attrs, types);
   return outputs.ok() ? "ok" : std::string(outputs.status().message());
 }
 
@@ -56,15 +90,15 @@ TEST(OptimizerSchemaTest, UpdatesHaveNoOutputsAndDeclareMutableInputs) {
   }
   const TensorType var = F32({4, 3});
   const TensorType scalar = F32({});
-  auto sgd = InferOp("SgdUpdate", AttrMap{{"lr", 0.1}}, {var, var});
+  auto sgd = InferUpdate("SgdUpdate", AttrMap{{"lr", 0.1}}, {var, var});
   ASSERT_TRUE(sgd.ok()) << sgd.status();
   EXPECT_TRUE(sgd->empty());
   auto momentum =
-      InferOp("MomentumUpdate", AttrMap{{"lr", 0.1}, {"momentum", 0.9}}, {var, var, var});
+      InferUpdate("MomentumUpdate", AttrMap{{"lr", 0.1}, {"momentum", 0.9}}, {var, var, var});
   ASSERT_TRUE(momentum.ok()) << momentum.status();
   EXPECT_TRUE(momentum->empty());
   // The step counter may be f64 while var is f32.
-  auto adam = InferOp("AdamUpdate", AttrMap{{"lr", 0.1}},
+  auto adam = InferUpdate("AdamUpdate", AttrMap{{"lr", 0.1}},
                       {var, var, var, var, {DataType::kFloat64, Shape{}}});
   ASSERT_TRUE(adam.ok()) << adam.status();
   EXPECT_TRUE(adam->empty());
@@ -100,9 +134,10 @@ TEST(OptimizerSchemaTest, InputErrors) {
 
 TEST(OptimizerSchemaTest, AttrErrors) {
   const TensorType var = F32({4});
-  EXPECT_EQ(InferError("SgdUpdate", {}, {var, var}), "node 'op' (SgdUpdate): attr 'lr' is missing");
-  EXPECT_EQ(InferError("SgdUpdate", AttrMap{{"lr", -0.1}}, {var, var}),
-            "node 'op' (SgdUpdate): attr 'lr' must be >= 0, got -0.1");
+  EXPECT_EQ(InferError("SgdUpdate", {}, {var, var}),
+            "node 'op' (SgdUpdate): inputs: expected 3 input(s), got 2");
+  EXPECT_EQ(InferError("SgdUpdate", {}, {var, var, F32({1})}),
+            "node 'op' (SgdUpdate): input 'lr' must be a floating-point scalar, got f32[1]");
   EXPECT_EQ(InferError("SgdUpdate", AttrMap{{"lr", 0.1}, {"weight_decay", -1.0}}, {var, var}),
             "node 'op' (SgdUpdate): attr 'weight_decay' must be >= 0, got -1");
   EXPECT_EQ(InferError("MomentumUpdate", AttrMap{{"lr", 0.1}}, {var, var, var}),
@@ -124,11 +159,11 @@ TEST(OptimizerSchemaTest, AttrErrors) {
 
 TEST(OptimizerSchemaTest, FlopsArePerVarElement) {
   const TensorType var = F32({4, 3});
-  EXPECT_EQ(EstimateFlops(*Builtin().ops.Find("SgdUpdate"), "op", {var, var},
-                          AttrMap{{"lr", 0.1}, {"weight_decay", 0.0}}, {}),
+  EXPECT_EQ(EstimateFlops(*Builtin().ops.Find("SgdUpdate"), "op", {var, var, F32({})},
+                          AttrMap{{"weight_decay", 0.0}}, {}),
             36);
-  EXPECT_EQ(EstimateFlops(*Builtin().ops.Find("AdamUpdate"), "op", {var, var, var, var, F32({})},
-                          AttrMap{{"lr", 0.1}}, {}),
+  EXPECT_EQ(EstimateFlops(*Builtin().ops.Find("AdamUpdate"), "op",
+                          {var, var, var, var, F32({}), F32({})}, AttrMap{}, {}),
             144);
 }
 
@@ -140,7 +175,7 @@ TEST(SgdUpdateTest, PlainSgdWithWeightDecay) {
       {0.949, -2.023}, {1.048051, -2.220977}, {1.047002949, -2.318756023}};
   Tensor var = Values<double>({1, -2});
   for (int step = 0; step < 3; ++step) {
-    auto result = RunOp("SgdUpdate", AttrMap{{"lr", 0.1}, {"weight_decay", 0.01}},
+    auto result = RunUpdate("SgdUpdate", AttrMap{{"lr", 0.1}, {"weight_decay", 0.01}},
                         {var, Values<double>(kGrads[step])});
     ASSERT_TRUE(result.ok()) << result.status();
     ExpectValues<double>(var, expected[step], 1e-15, "var");
@@ -149,7 +184,7 @@ TEST(SgdUpdateTest, PlainSgdWithWeightDecay) {
 
 TEST(SgdUpdateTest, WithoutWeightDecayIsExact) {
   Tensor var = Values<float>({1, -2});
-  ASSERT_TRUE(RunOp("SgdUpdate", AttrMap{{"lr", 0.5}}, {var, Values<float>({0.5, 0.25})}).ok());
+  ASSERT_TRUE(RunUpdate("SgdUpdate", AttrMap{{"lr", 0.5}}, {var, Values<float>({0.5, 0.25})}).ok());
   EXPECT_EQ(var.ToVector<float>(), (std::vector<float>{0.75, -2.125}));
 }
 
@@ -178,12 +213,12 @@ TEST(MomentumUpdateTest, MomentumAndNesterovWithWeightDecay) {
     Tensor var32 = Values<float>({1, -2});
     Tensor velocity32 = Values<float>({0, 0});
     for (int step = 0; step < 3; ++step) {
-      auto result = RunOp("MomentumUpdate", attrs, {var, Values<double>(kGrads[step]), velocity});
+      auto result = RunUpdate("MomentumUpdate", attrs, {var, Values<double>(kGrads[step]), velocity});
       ASSERT_TRUE(result.ok()) << result.status();
       ExpectValues<double>(var, test_case.var[step], 1e-15, "var");
       ExpectValues<double>(velocity, test_case.velocity[step], 1e-15, "velocity");
       auto result32 =
-          RunOp("MomentumUpdate", attrs, {var32, Values<float>(kGrads[step]), velocity32});
+          RunUpdate("MomentumUpdate", attrs, {var32, Values<float>(kGrads[step]), velocity32});
       ASSERT_TRUE(result32.ok()) << result32.status();
       ExpectValues<float>(var32, test_case.var[step], 1e-6, "f32 var");
     }
@@ -250,18 +285,18 @@ TEST(AdamUpdateTest, AdamAndAdamWOverThreeSteps) {
     Tensor v32 = Values<float>({0, 0});
     Tensor step32 = MakeTensor<float>(Shape{}, {0});
     for (int t = 0; t < 3; ++t) {
-      auto result = RunOp("AdamUpdate", attrs, {var, Values<double>(kGrads[t]), m, v, step});
+      auto result = RunUpdate("AdamUpdate", attrs, {var, Values<double>(kGrads[t]), m, v, step});
       ASSERT_TRUE(result.ok()) << result.status();
-      ASSERT_TRUE(RunOp("IncrementStep", {}, {step}).ok());
+      ASSERT_TRUE(RunUpdate("IncrementStep", {}, {step}).ok());
       EXPECT_EQ(step.data<double>()[0], t + 1);
       ExpectValues<double>(var, test_case.var[t], 1e-14, "var");
       ExpectValues<double>(m, test_case.m[t], 1e-14, "m");
       ExpectValues<double>(v, test_case.v[t], 1e-14, "v");
 
       auto result32 =
-          RunOp("AdamUpdate", attrs, {var32, Values<float>(kGrads[t]), m32, v32, step32});
+          RunUpdate("AdamUpdate", attrs, {var32, Values<float>(kGrads[t]), m32, v32, step32});
       ASSERT_TRUE(result32.ok()) << result32.status();
-      ASSERT_TRUE(RunOp("IncrementStep", {}, {step32}).ok());
+      ASSERT_TRUE(RunUpdate("IncrementStep", {}, {step32}).ok());
       ExpectValues<float>(var32, test_case.var[t], 1e-6, "f32 var");
     }
   }
@@ -275,7 +310,7 @@ TEST(AdamUpdateTest, StepCounterMayHaveAnotherDtype) {
   Tensor v = Values<double>({0.00025, 6.25e-05});
   Tensor step = MakeTensor<float>(Shape{}, {1});
   auto result =
-      RunOp("AdamUpdate", AttrMap{{"lr", 0.01}}, {var, Values<double>(kGrads[1]), m, v, step});
+      RunUpdate("AdamUpdate", AttrMap{{"lr", 0.01}}, {var, Values<double>(kGrads[1]), m, v, step});
   ASSERT_TRUE(result.ok()) << result.status();
   // The second "no decay" step from var = [1, -2]: var moves by the same
   // amounts as in the three-step case.
@@ -289,26 +324,26 @@ TEST(AdamUpdateTest, StepCounterMayHaveAnotherDtype) {
 
 TEST(IncrementStepTest, AddsOne) {
   Tensor step = MakeTensor<float>(Shape{}, {41});
-  ASSERT_TRUE(RunOp("IncrementStep", {}, {step}).ok());
+  ASSERT_TRUE(RunUpdate("IncrementStep", {}, {step}).ok());
   EXPECT_EQ(step.data<float>()[0], 42);
 }
 
 TEST(ClipFactorTest, IsMinOfOneAndClipNormOverNorm) {
   // sum of squares 16: the norm is 4.
   auto clipped =
-      RunOp("ClipFactor", AttrMap{{"clip_norm", 2.0}}, {MakeTensor<double>(Shape{}, {16})});
+      RunUpdate("ClipFactor", AttrMap{{"clip_norm", 2.0}}, {MakeTensor<double>(Shape{}, {16})});
   ASSERT_TRUE(clipped.ok()) << clipped.status();
   EXPECT_NEAR((*clipped)[0].data<double>()[0], 2 / (4 + 1e-6), 1e-16);
   auto unclipped =
-      RunOp("ClipFactor", AttrMap{{"clip_norm", 10.0}}, {MakeTensor<float>(Shape{}, {16})});
+      RunUpdate("ClipFactor", AttrMap{{"clip_norm", 10.0}}, {MakeTensor<float>(Shape{}, {16})});
   ASSERT_TRUE(unclipped.ok()) << unclipped.status();
   EXPECT_EQ((*unclipped)[0].data<float>()[0], 1.0f);
   // A zero gradient is never scaled up.
-  auto zero = RunOp("ClipFactor", AttrMap{{"clip_norm", 1.0}}, {MakeTensor<float>(Shape{}, {0})});
+  auto zero = RunUpdate("ClipFactor", AttrMap{{"clip_norm", 1.0}}, {MakeTensor<float>(Shape{}, {0})});
   ASSERT_TRUE(zero.ok()) << zero.status();
   EXPECT_EQ((*zero)[0].data<float>()[0], 1.0f);
   // A non-finite norm yields a non-finite factor, as in PyTorch.
-  auto nan = RunOp("ClipFactor", AttrMap{{"clip_norm", 1.0}},
+  auto nan = RunUpdate("ClipFactor", AttrMap{{"clip_norm", 1.0}},
                    {MakeTensor<double>(Shape{}, {std::nan("")})});
   ASSERT_TRUE(nan.ok()) << nan.status();
   EXPECT_TRUE(std::isnan((*nan)[0].data<double>()[0]));
