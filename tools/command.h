@@ -32,6 +32,8 @@ void AddGenCommand(CLI::App& app, CommandAction* action);
 void AddInspectCommand(CLI::App& app, CommandAction* action);
 void AddTrainCommand(CLI::App& app, CommandAction* action);
 void AddEvalCommand(CLI::App& app, CommandAction* action);
+void AddBoxingCommand(CLI::App& app, CommandAction* action);
+void AddCompileCommand(CLI::App& app, CommandAction* action);
 
 // Parses "784,256,10" for `flag`. Errors name the flag and the bad item.
 absl::StatusOr<std::vector<int64_t>> ParseIntList(absl::string_view flag, absl::string_view text);

@@ -9,6 +9,8 @@
 #include "nlohmann/json.hpp"
 #include "tools/command.h"
 #include "tools/graph_stats.h"
+#include "tools/plan_report.h"
+#include "sbp/plan_proto.h"
 
 namespace sbpflow {
 namespace {
@@ -113,8 +115,9 @@ void PrintTable(const Graph& graph, const GraphStats& stats, std::ostream& out) 
 
 void AddInspectCommand(CLI::App& app, CommandAction* action) {
   auto request = std::make_shared<InspectRequest>();
-  CLI::App* inspect = app.add_subcommand("inspect", "Show a graph's nodes, shapes and totals");
-  inspect->add_option("file", request->path, "Graph file (.pb or .pbtxt)")->required();
+  CLI::App* inspect =
+      app.add_subcommand("inspect", "Show a graph (nodes, shapes, totals) or a compiled plan");
+  inspect->add_option("file", request->path, "Graph or plan file (.pb or .pbtxt)")->required();
   inspect->add_flag("--json", request->json, "One JSON object instead of a table");
   inspect->add_flag("--dot", request->dot, "Graphviz dot instead of a table");
   inspect->add_option("--batch", request->batch, "Batch size for shapes, FLOPs and memory")
@@ -127,6 +130,21 @@ void AddInspectCommand(CLI::App& app, CommandAction* action) {
       if (request->batch < 1) {
         return absl::InvalidArgumentError(
             absl::StrCat("--batch must be >= 1, got ", request->batch));
+      }
+      SBP_ASSIGN_OR_RETURN(std::optional<PhysicalPlan> plan, ReadPlanFile(request->path));
+      if (plan.has_value()) {
+        if (request->dot) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(request->path, ": --dot draws graphs; this file is a plan"));
+        }
+        std::ostringstream text;
+        if (request->json) {
+          text << PlanJson(*plan).dump(2) << "\n";
+        } else {
+          PrintPlanTable(*plan, text);
+        }
+        *context.out << text.str();
+        return absl::OkStatus();
       }
       SBP_ASSIGN_OR_RETURN(Graph graph,
                            LoadGraphFile(request->path, *context.ops, request->batch));

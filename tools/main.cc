@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   sbpflow::AddInspectCommand(app, &action);
   sbpflow::AddTrainCommand(app, &action);
   sbpflow::AddEvalCommand(app, &action);
+  sbpflow::AddBoxingCommand(app, &action);
+  sbpflow::AddCompileCommand(app, &action);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,8 @@
 // Strategy: the general fallback on one placement. Reduce every partial mesh
 // axis (all_reduce), exchange slice intersections among all devices in one
 // step, then fill zeros where the destination is partial.
+#include <algorithm>
+
 #include "sbp/boxing/strategies.h"
 
 namespace sbpflow::boxing {
@@ -62,8 +64,15 @@ BoxingPlan PlanPlacementChange(const BoxingRequest& request) {
     for (const Device& known : participants) present = present || known == device;
     if (!present) participants.push_back(device);
   }
-  plan.steps.push_back(MakeStep(BoxingKind::kSendRecv, -1, reduced, target, {participants},
-                                request.shape, request.dtype));
+  // The same devices in another mesh exchange like an all-to-all; different
+  // device sets send and receive.
+  std::vector<Device> from_devices = reduced.placement.devices();
+  std::vector<Device> to_devices = target.placement.devices();
+  std::sort(from_devices.begin(), from_devices.end());
+  std::sort(to_devices.begin(), to_devices.end());
+  const BoxingKind kind = from_devices == to_devices ? BoxingKind::kAllToAll : BoxingKind::kSendRecv;
+  plan.steps.push_back(MakeStep(kind, -1, reduced, target, {participants}, request.shape,
+                                request.dtype));
   FillPartialAxes(request, target, request.to, &plan);
   return plan;
 }
