@@ -6,25 +6,10 @@
 #include "base/status_macros.h"
 #include "glog/logging.h"
 #include "graph/graph_proto.h"
+#include "sbp/boxing/step_lowering.h"
 
 namespace sbpflow {
 namespace {
-
-std::vector<int64_t> FlattenBox(const Box& box) {
-  std::vector<int64_t> flat;
-  for (const Interval& interval : box) {
-    flat.push_back(interval.begin);
-    flat.push_back(interval.end);
-  }
-  return flat;
-}
-
-int RankIn(const Placement& placement, const Device& device) {
-  for (int rank = 0; rank < placement.size(); ++rank) {
-    if (placement.devices()[rank] == device) return rank;
-  }
-  return -1;
-}
 
 // Per plan device, the local value of one logical tensor.
 using DeviceValues = std::map<int, PlanValue>;
@@ -236,81 +221,35 @@ class Lowerer {
       return op;
     };
     if (IsLocal(step.kind)) {
-      for (int rank = 0; rank < step.to.placement.size(); ++rank) {
-        const Device& device = step.to.placement.devices()[rank];
-        const int index = device_index_.at(device);
-        const int from_rank = RankIn(step.from.placement, device);
-        const Box in_box = ShardBox(type.shape, step.from.nd_sbp, step.from.placement, from_rank);
-        const Box out_box = ShardBox(type.shape, step.to.nd_sbp, step.to.placement, rank);
+      for (LocalStepOp& local : LocalStepOps(step, type.shape)) {
+        const int index = device_index_.at(local.device);
         PlanOp op = base_op(index);
         op.kind = PlanOpKind::kKernel;
         op.name = OpName(absl::StrCat(name, ":", kind), step.to.placement, index);
-        op.type = step.kind == BoxingKind::kSlice ? "BoxingSlice" : "BoxingZeroFill";
-        op.attrs.Set("input_box", FlattenBox(in_box));
-        op.attrs.Set("output_box", FlattenBox(out_box));
-        if (step.kind == BoxingKind::kZeroFill) {
-          // A device keeps its data unless a broadcast axis became partial and
-          // it is not the first along that axis (the sum must count it once).
-          const std::vector<int64_t> coordinate = step.to.placement.Coordinate(rank);
-          bool keep = true;
-          for (int axis = 0; axis < step.to.placement.mesh_rank(); ++axis) {
-            if (step.to.nd_sbp[axis].is_partial() && step.from.nd_sbp[axis].is_broadcast() &&
-                coordinate[axis] != 0) {
-              keep = false;
-            }
-          }
-          op.attrs.Set("keep", keep);
-        }
+        op.type = local.type;
+        op.attrs = std::move(local.attrs);
         op.inputs.push_back(current.at(index));
-        op.outputs.push_back(TensorType{type.dtype, BoxShape(out_box)});
+        op.outputs.push_back(TensorType{type.dtype, BoxShape(local.output_box)});
         result[index] = PlanValue{AddOp(std::move(op)), 0};
       }
       return result;
     }
-    for (size_t group_index = 0; group_index < step.groups.size(); ++group_index) {
-      const std::vector<Device>& group = step.groups[group_index];
-      CollectiveSpec spec;
-      spec.kind = ToCollectiveKind(step.kind);
-      spec.key = absl::StrCat(name, "/", group_index);
-      spec.logical_shape = type.shape;
-      spec.dtype = type.dtype;
-      spec.reduce = step.kind == BoxingKind::kAllReduce || step.kind == BoxingKind::kReduceScatter;
-      spec.hops = step.kind == BoxingKind::kAllReduce   ? 2 * (static_cast<int>(group.size()) - 1)
-                  : step.kind == BoxingKind::kAllGather || step.kind == BoxingKind::kReduceScatter
-                      ? static_cast<int>(group.size()) - 1
-                      : 1;
-      for (const Device& device : group) {
-        spec.group.push_back(device_index_.at(device));
-        const int from_rank = RankIn(step.from.placement, device);
-        const int to_rank = RankIn(step.to.placement, device);
-        spec.has_input.push_back(from_rank >= 0);
-        spec.has_output.push_back(to_rank >= 0);
-        spec.input_boxes.push_back(from_rank >= 0 ? ShardBox(type.shape, step.from.nd_sbp,
-                                                             step.from.placement, from_rank)
-                                                  : Box());
-        spec.output_boxes.push_back(
-            to_rank >= 0 ? ShardBox(type.shape, step.to.nd_sbp, step.to.placement, to_rank)
-                         : Box());
-        int64_t bytes = 0;
-        for (size_t listed = 0; listed < step.devices.size(); ++listed) {
-          if (step.devices[listed] == device) bytes = step.bytes_sent[listed];
-        }
-        spec.bytes_sent.push_back(bytes);
-      }
-      for (size_t member = 0; member < group.size(); ++member) {
-        const int index = spec.group[member];
+    const auto groups = CollectiveStepSpecs(step, type.shape, type.dtype, name,
+                                            [&](const Device& device) { return device_index_.at(device); });
+    for (const std::vector<CollectiveSpec>& members : groups) {
+      for (const CollectiveSpec& spec : members) {
+        const int index = spec.group[spec.rank];
         PlanOp op = base_op(index);
         op.kind = PlanOpKind::kCollective;
         op.type = kind;
         op.name = OpName(absl::StrCat(name, ":", kind), step.to.placement, index);
         op.collective = spec;
-        op.collective.rank = static_cast<int>(member);
-        if (spec.has_input[member]) op.inputs.push_back(current.at(index));
-        if (spec.has_output[member]) {
-          op.outputs.push_back(TensorType{type.dtype, BoxShape(spec.output_boxes[member])});
+        if (spec.has_input[spec.rank]) op.inputs.push_back(current.at(index));
+        if (spec.has_output[spec.rank]) {
+          op.outputs.push_back(TensorType{type.dtype, BoxShape(spec.output_boxes[spec.rank])});
         }
         const int op_index = AddOp(std::move(op));
-        if (spec.has_output[member]) result[index] = PlanValue{op_index, 0};
+        if (spec.has_output[spec.rank]) result[index] = PlanValue{op_index, 0};
       }
     }
     return result;
