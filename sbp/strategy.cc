@@ -180,26 +180,14 @@ absl::Status ApplyStrategy(Graph* graph, const Placement& placement,
   }
   if (tp_axis >= 0) SBP_RETURN_IF_ERROR(AnnotateTensorParallel(*graph, tp_axis, &annotations));
   if (options.zero == 1) {
-    // Trainable variables and the optimizer state that serves them.
-    std::set<std::string> trainable;
-    for (const Node& node : graph->nodes()) {
-      if (node.op == "Variable" && node.attrs.GetBoolOr("trainable", true).value_or(true)) {
-        trainable.insert(node.name);
-      }
-    }
+    // Trainable variables; their optimizer state takes their layout through
+    // inference (the update writes both in place, so they must agree).
     for (int index = 0; index < graph->num_nodes(); ++index) {
       const Node& node = graph->node(index);
-      if (node.op != "Variable" || node.outputs[0].shape.rank() == 0) continue;
-      bool state = false;
-      for (const char* suffix : {".momentum", ".adam_m", ".adam_v"}) {
-        const std::string name(node.name);
-        const std::string tail(suffix);
-        if (name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0 &&
-            trainable.contains(name.substr(0, name.size() - tail.size()))) {
-          state = true;
-        }
+      if (node.op != "Variable" || node.outputs[0].shape.rank() == 0 ||
+          !node.attrs.GetBoolOr("trainable", true).value_or(true)) {
+        continue;
       }
-      if (!trainable.contains(node.name) && !state) continue;
       annotations.Set(index, dp_axis, Sbp::Split(0));
     }
   }

@@ -16,6 +16,7 @@
 // - zero 1: trainable variables and their optimizer state are split along
 //   dimension 0 over "dp"; gradients are then reduce-scattered, each device
 //   updates its shard, and parameters are all-gathered where they are used.
+//   Their optimizer state follows the variables' layouts through inference.
 #ifndef SBPFLOW_SBP_STRATEGY_H_
 #define SBPFLOW_SBP_STRATEGY_H_
 

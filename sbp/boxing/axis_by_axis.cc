@@ -78,6 +78,11 @@ std::optional<BoxingPlan> PlanInOrder(const BoxingRequest& request,
     const Sbp& from = current.nd_sbp[axis];
     const Sbp& to = request.to.nd_sbp[axis];
     if (from == to) continue;
+    if (current.placement.mesh()[axis] == 1) {
+      // On one device every layout is the whole tensor: relabel, move nothing.
+      current.nd_sbp[axis] = to;
+      continue;
+    }
     std::optional<BoxingKind> kind = AxisStepKind(from, to);
     if (!kind.has_value()) return std::nullopt;
     Layout next = current;

@@ -16,6 +16,14 @@ Layout WithoutPartial(Layout layout) {
   return layout;
 }
 
+// Whether two layouts on one placement give every device the same box.
+bool SameBoxes(const Shape& shape, const Layout& a, const Layout& b) {
+  for (int rank = 0; rank < a.placement.size(); ++rank) {
+    if (LayoutBox(shape, a, rank) != LayoutBox(shape, b, rank)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // Appends the all_reduce steps that remove `from`'s partial axes; returns the
@@ -26,9 +34,11 @@ Layout ReducePartialAxes(const BoxingRequest& request, const Layout& from, Boxin
     if (!current.nd_sbp[axis].is_partial()) continue;
     Layout next = current;
     next.nd_sbp[axis] = Sbp::Broadcast();
-    plan->steps.push_back(MakeStep(BoxingKind::kAllReduce, axis, current, next,
-                                   AxisGroups(current.placement, axis), request.shape,
-                                   request.dtype));
+    if (current.placement.mesh()[axis] > 1) {
+      plan->steps.push_back(MakeStep(BoxingKind::kAllReduce, axis, current, next,
+                                     AxisGroups(current.placement, axis), request.shape,
+                                     request.dtype));
+    }
     current = std::move(next);
   }
   return current;
@@ -37,7 +47,12 @@ Layout ReducePartialAxes(const BoxingRequest& request, const Layout& from, Boxin
 // Appends the zero_fill step that makes `to`'s partial axes partial.
 void FillPartialAxes(const BoxingRequest& request, const Layout& broadcast_to, const Layout& to,
                      BoxingPlan* plan) {
-  if (broadcast_to == to) return;
+  bool fills = false;
+  for (int axis = 0; axis < to.placement.mesh_rank(); ++axis) {
+    fills = fills || (to.nd_sbp[axis].is_partial() && !broadcast_to.nd_sbp[axis].is_partial() &&
+                      to.placement.mesh()[axis] > 1);
+  }
+  if (!fills) return;
   plan->steps.push_back(MakeStep(BoxingKind::kZeroFill, -1, broadcast_to, to,
                                  {to.placement.devices()}, request.shape, request.dtype));
 }
@@ -46,7 +61,7 @@ BoxingPlan PlanSliceExchange(const BoxingRequest& request) {
   BoxingPlan plan;
   const Layout reduced = ReducePartialAxes(request, request.from, &plan);
   const Layout target = WithoutPartial(request.to);
-  if (reduced != target) {
+  if (!SameBoxes(request.shape, reduced, target)) {
     plan.steps.push_back(MakeStep(BoxingKind::kAllToAll, -1, reduced, target,
                                   {reduced.placement.devices()}, request.shape, request.dtype));
   }
