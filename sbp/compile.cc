@@ -48,6 +48,10 @@ absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
   lowering.fetches = fetches;
   lowering.link = options.link;
   SBP_ASSIGN_OR_RETURN(compiled.plan, LowerGraph(graph, compiled.layouts, ops, lowering));
+  if (options.bucket_bytes > 0) {
+    BucketGradientAllReduces(&compiled.plan,
+                             BucketingOptions{options.bucket_bytes, options.overlap});
+  }
   compiled.graph = std::move(graph);
   return compiled;
 }

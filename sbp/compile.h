@@ -11,6 +11,7 @@
 #include "graph/graph.h"
 #include "graph/op_registry.h"
 #include "sbp/boxing/boxing_plan.h"
+#include "sbp/bucketing.h"
 #include "sbp/physical_plan.h"
 #include "sbp/placement.h"
 #include "sbp/sbp_inference.h"
@@ -27,6 +28,9 @@ struct ParallelOptions {
   std::string axes;
   StrategyOptions strategy;
   LinkModel link;
+  // Gradient all-reduce buckets (sbp/bucketing.h); 0 = no bucketing.
+  int64_t bucket_bytes = 4 << 20;
+  bool overlap = true;
 };
 
 // The job's placement. Errors name the flag: "--mesh 2x2 has 4 positions,

@@ -133,6 +133,8 @@ absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& opti
   ParallelOptions parallel = options.parallel;
   if (options.link_gbps > 0) parallel.link.bytes_per_second = options.link_gbps * 1e9 / 8;
   if (options.link_latency_us > 0) parallel.link.latency_seconds = options.link_latency_us * 1e-6;
+  parallel.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
+  parallel.overlap = !options.no_overlap;
   SBP_ASSIGN_OR_RETURN(runner.compiled,
                        CompileGraph(std::move(graph), context.ops(), context.rules(), parallel));
   SBP_RETURN_IF_ERROR(context.StartDevices(runner.compiled.placement, options));

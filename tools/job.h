@@ -34,6 +34,8 @@ struct JobOptions {
   // --link-latency-us / --link-gbps: throttle the in-process links (0 = off).
   double link_latency_us = 0;
   double link_gbps = 0;
+  double bucket_mb = 4;
+  bool no_overlap = false;
   bool trace = false;
 };
 

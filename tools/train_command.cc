@@ -222,6 +222,11 @@ void AddJobOptions(CLI::App* command, JobOptions* options) {
   command->add_option("--link-gbps", options->link_gbps,
                       "Emulated link bandwidth in Gbit/s (0 = unthrottled)")
       ->capture_default_str();
+  command->add_option("--bucket-mb", options->bucket_mb,
+                      "Gradient all-reduce bucket size in MiB (0 = one collective per gradient)")
+      ->capture_default_str();
+  command->add_flag("--no-overlap", options->no_overlap,
+                    "Start gradient collectives only after the backward pass (for comparisons)");
 }
 
 void AddTrainCommand(CLI::App& app, CommandAction* action) {

@@ -1,8 +1,12 @@
-// Local boxing steps inserted by lowering (kernel-only ops, no graph op):
+// Kernel-only ops inserted by lowering and plan passes (no graph op). Local
+// boxing steps:
 // BoxingSlice copies the output box out of the input box; BoxingZeroFill
 // writes zeros over the output box and, when `keep`, the input's elements.
 // Boxes are attrs "input_box" / "output_box" flattened as [begin0, end0,
-// begin1, end1, ...] in logical coordinates.
+// begin1, end1, ...] in logical coordinates. Gradient buckets (sbp/bucketing.h):
+// PackFlat concatenates its flattened inputs; UnpackFlat splits them back.
+#include <cstring>
+
 #include "base/box.h"
 #include "base/status_macros.h"
 #include "kernel/cpu/cpu_kernels.h"
@@ -42,6 +46,28 @@ absl::Status ZeroFillKernel(KernelContext& context) {
   return absl::OkStatus();
 }
 
+// Concatenates its inputs, flattened, into its 1-D output.
+absl::Status PackFlatKernel(KernelContext& context) {
+  char* out = static_cast<char*>(context.output(0).raw_data());
+  for (int input = 0; input < context.num_inputs(); ++input) {
+    const Tensor& piece = context.input(input);
+    if (piece.num_bytes() > 0) std::memcpy(out, piece.raw_data(), piece.num_bytes());
+    out += piece.num_bytes();
+  }
+  return absl::OkStatus();
+}
+
+// Splits its 1-D input into its outputs, in order.
+absl::Status UnpackFlatKernel(KernelContext& context) {
+  const char* in = static_cast<const char*>(context.input(0).raw_data());
+  for (int output = 0; output < context.num_outputs(); ++output) {
+    Tensor& piece = context.output(output);
+    if (piece.num_bytes() > 0) std::memcpy(piece.raw_data(), in, piece.num_bytes());
+    in += piece.num_bytes();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RegisterBoxingCpuKernels(KernelRegistry& registry) {
@@ -51,6 +77,10 @@ absl::Status RegisterBoxingCpuKernels(KernelRegistry& registry) {
         registry.Register(KernelKey{"BoxingSlice", DeviceType::kCpu, dtype}, SliceKernel));
     SBP_RETURN_IF_ERROR(
         registry.Register(KernelKey{"BoxingZeroFill", DeviceType::kCpu, dtype}, ZeroFillKernel));
+    SBP_RETURN_IF_ERROR(
+        registry.Register(KernelKey{"PackFlat", DeviceType::kCpu, dtype}, PackFlatKernel));
+    SBP_RETURN_IF_ERROR(
+        registry.Register(KernelKey{"UnpackFlat", DeviceType::kCpu, dtype}, UnpackFlatKernel));
   }
   return absl::OkStatus();
 }
