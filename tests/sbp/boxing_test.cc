@@ -213,7 +213,8 @@ TEST_F(BoxingTest, OneDimensionalMeshesIssueExactlyTheExpectedCollective) {
           const std::optional<BoxingKind> expected = ExpectedKind(from[0], to[0]);
           const std::string what = absl::StrCat(shape.ToString(), " ", NdSbpToString(from),
                                                 " -> ", NdSbpToString(to), " on ", devices);
-          if (!expected.has_value()) {
+          // On one device every layout is the whole tensor: nothing moves.
+          if (!expected.has_value() || devices == 1) {
             EXPECT_TRUE(plan.steps.empty()) << what << ": " << Kinds(plan);
           } else {
             ASSERT_EQ(plan.steps.size(), 1u) << what << ": " << Kinds(plan);
