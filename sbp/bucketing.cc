@@ -1,5 +1,6 @@
 #include "sbp/bucketing.h"
 
+#include <algorithm>
 #include <map>
 #include <queue>
 #include <set>
@@ -20,6 +21,9 @@ struct Reduction {
   DataType dtype = DataType::kFloat32;
   int64_t bytes = 0;
   int first_op = 0;
+  // The op producing the gradient: buckets follow the order gradients are
+  // produced, not the order their updates are listed in.
+  int produced_at = 0;
 };
 
 }  // namespace
@@ -103,10 +107,15 @@ int BucketGradientAllReduces(PhysicalPlan* plan, const BucketingOptions& options
       reduction.dtype = op.collective.dtype;
       reduction.bytes = Bytes(op.outputs[0]);
       reduction.first_op = index;
+      reduction.produced_at = op.inputs[0].op;
       keys_in_order.push_back(op.collective.key);
     }
     reduction.op_of[op.device] = index;
   }
+  std::sort(keys_in_order.begin(), keys_in_order.end(),
+            [&](const std::string& a, const std::string& b) {
+              return by_key.at(a).produced_at < by_key.at(b).produced_at;
+            });
   // Whether op `index` depends (through inputs and control inputs) on any op
   // in `targets`, all of which precede it.
   auto depends_on = [&](int index, const std::set<int>& targets) {
