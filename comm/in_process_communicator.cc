@@ -73,9 +73,10 @@ void AddBoxRegion(DataType dtype, const Tensor& source, const Box& source_box, c
 
 InProcessCommunicator::InProcessCommunicator(int num_devices, std::optional<LinkThrottle> throttle)
     : throttle_(throttle) {
+  // Every link exists before any thread reads links_.
+  for (int device = 0; device < num_devices; ++device) links_.push_back(std::make_unique<Link>());
   for (int device = 0; device < num_devices; ++device) {
-    links_.push_back(std::make_unique<Link>());
-    links_.back()->thread = std::thread([this, device] { LinkLoop(device); });
+    links_[device]->thread = std::thread([this, device] { LinkLoop(device); });
   }
 }
 

@@ -165,7 +165,9 @@ class GradientBuilder {
           continue;
         }
         builder_.set_name_prefix(absl::StrCat("grad/", graph_->node(ref.node).name, "/"));
+        builder_.set_origin(ref.node);
         SBP_ASSIGN_OR_RETURN(total, builder_.Add("Add", {*total, part}, {}, "accumulate"));
+        builder_.set_origin(-1);
       }
     }
     summed_[ref] = total;

@@ -31,27 +31,44 @@ struct ParallelOptions {
   // Gradient all-reduce buckets (sbp/bucketing.h); 0 = no bucketing.
   int64_t bucket_bytes = 4 << 20;
   bool overlap = true;
+  // Pipeline: ranks (the devices split into this many equal groups, each a
+  // `mesh` of its own), model chunks per rank (interleaved schedules), and
+  // micro-batches per step.
+  int pipeline = 1;
+  int chunks = 1;
+  int micro_batches = 1;
 };
 
-// The job's placement. Errors name the flag: "--mesh 2x2 has 4 positions,
-// got 3 devices".
-absl::StatusOr<Placement> JobPlacement(const ParallelOptions& options);
+// The placement of every pipeline rank (one when there is no pipeline).
+// Errors name the flag: "--mesh: mesh 2x2 has 4 positions, got 3 devices",
+// "--pipeline 3 does not divide the 8 devices of --devices cpu:0-7".
+absl::StatusOr<std::vector<Placement>> JobPlacements(const ParallelOptions& options);
 
 struct CompiledPlan {
   PhysicalPlan plan;
+  // Pipeline rank 0's placement (the job's when there is no pipeline), and
+  // every rank's.
   Placement placement;
+  std::vector<Placement> rank_placements;
   // The annotated graph that was lowered and its layouts (for reports and
   // for pinning the layouts of a second plan over the same variables).
   Graph graph;
   std::vector<NodeLayout> layouts;
 };
 
-// Compiles `graph` (its shapes inferred for one step's batch). `fetches` are
-// extra tensors to fetch (see LoweringOptions).
+// Compiles `graph` (a training graph, its shapes inferred for one step's
+// batch): stage assignment when pipelined, presets, SBP inference on the
+// micro-batch's shapes, lowering, gradient bucketing. `fetches` are extra
+// tensors to fetch (see LoweringOptions). Errors: those of each pass, and a
+// batch that is not a multiple of --micro-batches.
 absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
                                           const SbpRuleRegistry& rules,
                                           const ParallelOptions& options,
                                           const std::vector<std::string>& fetches = {});
+
+// "cpu:0-3 2x2 (dp,tp)", or with a pipeline "2 pipeline ranks: cpu:0-3 2x2
+// (dp,tp) | cpu:4-7 2x2 (dp,tp)".
+std::string DescribePlacements(const CompiledPlan& compiled);
 
 // Copies the layouts of `compiled`'s variables into `graph`'s Variable nodes
 // of the same names as annotations, so a plan compiled from `graph` uses the

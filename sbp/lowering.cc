@@ -7,6 +7,7 @@
 #include "glog/logging.h"
 #include "graph/graph_proto.h"
 #include "sbp/boxing/step_lowering.h"
+#include "sbp/pipeline.h"
 
 namespace sbpflow {
 namespace {
@@ -22,6 +23,9 @@ class Lowerer {
 
   absl::StatusOr<PhysicalPlan> Run() {
     plan_.devices = options_.devices;
+    plan_.micro_batches = std::max(1, options_.micro_batches);
+    full_ = options_.full_batch_graph != nullptr ? options_.full_batch_graph : &graph_;
+    weight_gradient_ = WeightGradientNodes(graph_);
     for (int index = 0; index < static_cast<int>(options_.devices.size()); ++index) {
       device_index_[options_.devices[index]] = index;
     }
@@ -49,12 +53,13 @@ class Lowerer {
                                                                         : Frequency::kPerMicroBatch;
   }
 
-  static Phase NodePhase(const Node& node) {
+  Phase NodePhase(int index) const {
+    const Node& node = graph_.node(index);
     switch (node.role) {
       case NodeRole::kForward:
         return Phase::kForward;
       case NodeRole::kBackward:
-        return Phase::kBackwardInput;
+        return weight_gradient_[index] ? Phase::kBackwardWeight : Phase::kBackwardInput;
       case NodeRole::kOptimizer:
         return Phase::kOptimizer;
     }
@@ -68,8 +73,10 @@ class Lowerer {
       if (given == 0) attrs.Set("count", count);
       return absl::OkStatus();
     };
+    // Counts are over the whole step (the full-batch graph has the same nodes).
+    const Node& whole = full_->node(*full_->FindNode(node.name));
     if (node.op == "ReduceMean") {
-      const Shape& shape = graph_.type(node.inputs[0]).shape;
+      const Shape& shape = full_->type(whole.inputs[0]).shape;
       SBP_ASSIGN_OR_RETURN(std::vector<int64_t> axes, attrs.GetIntList("axes"));
       int64_t count = 1;
       if (axes.empty()) {
@@ -80,10 +87,10 @@ class Lowerer {
       return set_count(count);
     }
     if (node.op == "SoftmaxCrossEntropy") {
-      return set_count(graph_.type(node.inputs[1]).shape.NumElements());
+      return set_count(full_->type(whole.inputs[1]).shape.NumElements());
     }
     if (node.op == "SoftmaxCrossEntropyGrad") {
-      return set_count(graph_.type(node.inputs[2]).shape.NumElements());
+      return set_count(full_->type(whole.inputs[2]).shape.NumElements());
     }
     return absl::OkStatus();
   }
@@ -100,9 +107,14 @@ class Lowerer {
     const OpDef* def = ops_.Find(node.op);
     CHECK(def != nullptr) << node.op;
     std::vector<DeviceValues> inputs;
+    const Frequency frequency = NodeFrequency(node);
     for (size_t position = 0; position < node.inputs.size(); ++position) {
+      const TensorRef ref = node.inputs[position];
+      // A per-step consumer of per-micro-batch values reads their sum.
+      const bool accumulate = plan_.micro_batches > 1 && frequency == Frequency::kPerStep &&
+                              NodeFrequency(graph_.node(ref.node)) == Frequency::kPerMicroBatch;
       SBP_ASSIGN_OR_RETURN(DeviceValues values,
-                           Boxed(node.inputs[position], Layout{placement, layout.inputs[position]}));
+                           Boxed(ref, Layout{placement, layout.inputs[position]}, accumulate));
       inputs.push_back(std::move(values));
     }
     AttrMap attrs = node.attrs;
@@ -116,9 +128,12 @@ class Lowerer {
       op.logical_node = node.name;
       op.attrs = attrs;
       op.device = device;
-      op.frequency = NodeFrequency(node);
-      op.phase = NodePhase(node);
-      if (node.stage.has_value()) op.stage = *node.stage;
+      op.frequency = frequency;
+      op.phase = NodePhase(index);
+      if (node.stage.has_value()) {
+        op.stage = *node.stage % options_.pipeline_ranks;
+        op.chunk = *node.stage / options_.pipeline_ranks;
+      }
       op.mutable_inputs = def->mutable_inputs;
       for (const DeviceValues& values : inputs) {
         auto it = values.find(device);
@@ -157,7 +172,8 @@ class Lowerer {
       }
     }
     if (node.op == "Placeholder") {
-      plan_.feeds.push_back(FeedSpec{node.name, node.outputs[0]});
+      plan_.feeds.push_back(
+          FeedSpec{node.name, full_->node(*full_->FindNode(node.name)).outputs[0]});
     } else if (node.op == "Variable") {
       VariableSpec spec;
       spec.name = node.name;
@@ -176,14 +192,44 @@ class Lowerer {
     return static_cast<int>(plan_.ops.size()) - 1;
   }
 
-  // The values of `ref` laid out as `target`, boxing them once.
-  absl::StatusOr<DeviceValues> Boxed(TensorRef ref, const Layout& target) {
+  // The per-step sum of a per-micro-batch value, on every device holding it;
+  // built once.
+  DeviceValues Accumulated(TensorRef ref) {
+    auto cached = accumulated_.find(ref);
+    if (cached != accumulated_.end()) return cached->second;
+    DeviceValues result;
+    for (const auto& [device, value] : values_[ref.node][ref.output]) {
+      const PlanOp& producer = plan_.ops[value.op];
+      PlanOp op;
+      op.name = OpName(absl::StrCat(graph_.RefName(ref), "/accumulate"), Placement(), device);
+      op.kind = PlanOpKind::kAccumulate;
+      op.type = "Accumulate";
+      op.device = device;
+      op.frequency = Frequency::kPerStep;
+      op.stage = producer.stage;
+      op.chunk = producer.chunk;
+      op.phase = producer.phase;
+      op.logical_node = producer.logical_node;
+      op.inputs = {value};
+      op.outputs = {producer.outputs[value.output]};
+      result[device] = PlanValue{AddOp(std::move(op)), 0};
+    }
+    accumulated_[ref] = result;
+    return result;
+  }
+
+  // The values of `ref` laid out as `target` (summed over the step's
+  // micro-batches first when `accumulate`), boxing them once.
+  absl::StatusOr<DeviceValues> Boxed(TensorRef ref, const Layout& target, bool accumulate) {
     const NodeLayout& producer = layouts_[ref.node];
     const Layout from{producer.placement, producer.outputs[ref.output]};
-    const DeviceValues& produced = values_[ref.node][ref.output];
+    const DeviceValues produced =
+        accumulate ? Accumulated(ref) : values_[ref.node][ref.output];
     if (from == target) return produced;
     for (const BoxedValue& cached : boxed_) {
-      if (cached.ref == ref && cached.layout == target) return cached.values;
+      if (cached.ref == ref && cached.layout == target && cached.accumulated == accumulate) {
+        return cached.values;
+      }
     }
     const TensorType& type = graph_.type(ref);
     BoxingRequest request{type.shape, type.dtype, from, target, options_.link};
@@ -202,7 +248,7 @@ class Lowerer {
                          absl::StrCat(base, "/", step_index), frequency, stage, phase,
                          graph_.node(ref.node).name);
     }
-    boxed_.push_back(BoxedValue{ref, target, current});
+    boxed_.push_back(BoxedValue{ref, target, accumulate, current});
     return current;
   }
 
@@ -296,6 +342,7 @@ class Lowerer {
   struct BoxedValue {
     TensorRef ref;
     Layout layout;
+    bool accumulated = false;
     DeviceValues values;
   };
 
@@ -308,6 +355,9 @@ class Lowerer {
   std::vector<std::vector<DeviceValues>> values_;
   std::vector<std::map<int, int>> node_ops_;
   std::vector<BoxedValue> boxed_;
+  std::map<TensorRef, DeviceValues> accumulated_;
+  const Graph* full_ = nullptr;
+  std::vector<bool> weight_gradient_;
 };
 
 }  // namespace

@@ -8,7 +8,10 @@
 // communication lane) and local slice / zero-fill kernels. A boxed value is
 // built once per (tensor, target layout) and shared by all consumers.
 // Lowering also sets the attrs kernels need from the logical graph
-// (ReduceMean and SoftmaxCrossEntropy `count`).
+// (ReduceMean and SoftmaxCrossEntropy `count`, from the whole step's shapes,
+// so partial results over devices and micro-batches add up to the mean), and
+// each op's pipeline position: rank, chunk and phase (F, B, or W for
+// backward nodes that only feed weight gradients).
 #ifndef SBPFLOW_SBP_LOWERING_H_
 #define SBPFLOW_SBP_LOWERING_H_
 
@@ -31,6 +34,16 @@ struct LoweringOptions {
   // the signature's loss ("loss") and logits ("logits") when present.
   std::vector<std::string> fetches;
   LinkModel link;
+  // Micro-batches per step: `graph`'s shapes are those of one micro-batch;
+  // per-micro-batch values feeding per-step ops (gradients into optimizer
+  // updates) are summed over the step by accumulate ops first.
+  int micro_batches = 1;
+  // The same graph with shapes inferred for the whole step; the counts of
+  // mean reductions and the feeds' shapes come from it. Null: `graph`.
+  const Graph* full_batch_graph = nullptr;
+  // Pipeline ranks: a node of stage s runs on rank s % ranks as model chunk
+  // s / ranks (interleaved schedules have several chunks per rank).
+  int pipeline_ranks = 1;
 };
 
 // Errors: InvalidArgument for an unknown fetch name or a placement device not

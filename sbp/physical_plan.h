@@ -92,7 +92,8 @@ struct PlanOp {
 
   CollectiveSpec collective;  // kCollective only
 
-  // Pipeline position.
+  // Pipeline position: the rank (whose schedule the op follows) and the
+  // model chunk on that rank (interleaved schedules have several).
   int stage = 0;
   int chunk = 0;
   Phase phase = Phase::kForward;
@@ -129,10 +130,26 @@ struct VariableSpec {
   std::vector<int> ops;
 };
 
+// One compute instruction of a pipeline rank: run the ops of `phase` of model
+// chunk `chunk` for micro-batch `micro_batch`.
+struct PipelineInstruction {
+  Phase phase = Phase::kForward;
+  int micro_batch = 0;
+  int chunk = 0;
+
+  bool operator==(const PipelineInstruction& other) const {
+    return phase == other.phase && micro_batch == other.micro_batch && chunk == other.chunk;
+  }
+};
+
 struct PhysicalPlan {
   std::vector<Device> devices;
   std::vector<PlanOp> ops;  // topologically ordered
   int micro_batches = 1;
+  // Per pipeline rank (PlanOp::stage), the order in which its devices run
+  // their per-micro-batch F, B and W kernels (empty: dataflow order only).
+  // When no instruction has phase W, kBackwardWeight ops run with B.
+  std::vector<std::vector<PipelineInstruction>> pipeline_schedule;
   std::vector<FeedSpec> feeds;
   std::vector<FetchSpec> fetches;
   std::vector<VariableSpec> variables;

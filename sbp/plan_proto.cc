@@ -128,6 +128,15 @@ proto::PlanDef PlanToProto(const PhysicalPlan& plan) {
     out->set_partial(fetch.partial);
     out->set_sum_micro_batches(fetch.sum_micro_batches);
   }
+  for (const auto& rank : plan.pipeline_schedule) {
+    proto::RankSchedule* out = def.add_pipeline_schedule();
+    for (const PipelineInstruction& instruction : rank) {
+      proto::PipelineInstruction* item = out->add_instructions();
+      item->set_phase(std::string(PhaseName(instruction.phase)));
+      item->set_micro_batch(instruction.micro_batch);
+      item->set_chunk(instruction.chunk);
+    }
+  }
   for (const VariableSpec& variable : plan.variables) {
     proto::VariableSpec* out = def.add_variables();
     out->set_name(variable.name);
@@ -250,6 +259,17 @@ absl::StatusOr<PhysicalPlan> PlanFromProto(const proto::PlanDef& def, absl::stri
       variable.ops.push_back(op);
     }
     plan.variables.push_back(std::move(variable));
+  }
+  for (const proto::RankSchedule& rank : def.pipeline_schedule()) {
+    std::vector<PipelineInstruction> instructions;
+    for (const proto::PipelineInstruction& item : rank.instructions()) {
+      auto phase = ParseName(item.phase(), kPhases);
+      if (!phase.has_value()) {
+        return error("field 'pipeline_schedule'", absl::StrCat("unknown phase '", item.phase(), "'"));
+      }
+      instructions.push_back(PipelineInstruction{*phase, item.micro_batch(), item.chunk()});
+    }
+    plan.pipeline_schedule.push_back(std::move(instructions));
   }
   return plan;
 }

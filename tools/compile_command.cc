@@ -38,7 +38,7 @@ absl::Status Compile(const CompileRequest& request, const CommandContext& contex
   int64_t collectives = 0;
   for (const DeviceReport& report : reports) collectives += report.collectives;
   *context.out << "wrote " << request.output << ": " << compiled.plan.ops.size() << " ops, "
-               << collectives << " collective ops on " << compiled.placement.ToString() << "\n";
+               << collectives << " collective ops on " << DescribePlacements(compiled) << "\n";
   return absl::OkStatus();
 }
 

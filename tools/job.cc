@@ -14,9 +14,10 @@
 
 namespace sbpflow {
 
-absl::Status JobContext::StartDevices(const Placement& placement, const JobOptions& options) {
+absl::Status JobContext::StartDevices(const std::vector<Device>& devices,
+                                      const JobOptions& options) {
   if (!devices_.empty()) return absl::OkStatus();
-  devices_ = MakeDeviceContexts(placement.devices());
+  devices_ = MakeDeviceContexts(devices);
   std::optional<LinkThrottle> throttle;
   if (options.link_gbps > 0) {
     throttle = LinkThrottle{options.link_latency_us * 1e-6, options.link_gbps * 1e9 / 8};
@@ -137,7 +138,7 @@ absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& opti
   parallel.overlap = !options.no_overlap;
   SBP_ASSIGN_OR_RETURN(runner.compiled,
                        CompileGraph(std::move(graph), context.ops(), context.rules(), parallel));
-  SBP_RETURN_IF_ERROR(context.StartDevices(runner.compiled.placement, options));
+  SBP_RETURN_IF_ERROR(context.StartDevices(runner.compiled.plan.devices, options));
   if (*variables == nullptr) {
     SBP_ASSIGN_OR_RETURN(*created, VariableStore::Create(runner.compiled.plan, options.seed,
                                                          context.devices()));

@@ -50,8 +50,8 @@ class JobContext {
   const KernelRegistry& kernels() const { return *kernels_; }
   const SbpRuleRegistry& rules() const { return *rules_; }
 
-  // Devices and communicator for a placement; created once.
-  absl::Status StartDevices(const Placement& placement, const JobOptions& options);
+  // Devices and communicator for the job's devices; created once.
+  absl::Status StartDevices(const std::vector<Device>& devices, const JobOptions& options);
   std::vector<DeviceContext*> devices() const;
   Communicator* communicator() const { return communicator_.get(); }
 

@@ -135,7 +135,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
     guard.Track(request.log_json);
   }
   *context.err << dataset->Describe() << "; " << total_steps << " steps of " << options.batch
-               << " on " << runner.compiled.placement.ToString() << "\n";
+               << " on " << DescribePlacements(runner.compiled) << "\n";
 
   CpuAllocator host;
   ProgressBar progress(context.err, total_steps, options.batch, isatty(STDERR_FILENO) == 1);
@@ -169,7 +169,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   summary["peak_memory_bytes"] = peaks;
   std::vector<std::string> peak_text;
   for (size_t device = 0; device < peaks.size(); ++device) {
-    peak_text.push_back(absl::StrCat(runner.compiled.placement.devices()[device].ToString(), " ",
+    peak_text.push_back(absl::StrCat(runner.compiled.plan.devices[device].ToString(), " ",
                                      MiB(peaks[device])));
   }
   *context.err << "peak memory per device: " << absl::StrJoin(peak_text, ", ") << "\n";

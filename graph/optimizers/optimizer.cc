@@ -56,15 +56,19 @@ absl::StatusOr<TensorRef> StateVariable(GraphBuilder& builder, const std::string
 
 // Scales every gradient by min(1, clip / global_norm).
 absl::Status ClipGradients(GraphBuilder& builder, double clip_norm,
-                           std::vector<TensorRef>* gradients) {
+                           const std::vector<int>& variables, std::vector<TensorRef>* gradients) {
   builder.set_name_prefix("optimizer/clip/");
   std::optional<TensorRef> total;
-  for (const TensorRef& gradient : *gradients) {
+  for (size_t i = 0; i < gradients->size(); ++i) {
+    const TensorRef gradient = (*gradients)[i];
+    // Per-gradient work belongs with its variable (pipeline stages).
+    builder.set_origin(variables[i]);
     SBP_ASSIGN_OR_RETURN(TensorRef square, builder.Add("Square", {gradient}));
     SBP_ASSIGN_OR_RETURN(TensorRef sum,
                          builder.Add("ReduceSum", {square},
                                      AttrMap{{"axes", std::vector<int64_t>{}},
                                              {"keep_dims", false}}));
+    builder.set_origin(-1);
     if (total.has_value()) {
       SBP_ASSIGN_OR_RETURN(total, builder.Add("Add", {*total, sum}, {}, "sum_squares"));
     } else {
@@ -73,9 +77,12 @@ absl::Status ClipGradients(GraphBuilder& builder, double clip_norm,
   }
   SBP_ASSIGN_OR_RETURN(TensorRef factor,
                        builder.Add("ClipFactor", {*total}, AttrMap{{"clip_norm", clip_norm}}));
-  for (TensorRef& gradient : *gradients) {
-    SBP_ASSIGN_OR_RETURN(gradient, builder.Add("Mul", {gradient, factor}, {}, "clipped"));
+  for (size_t i = 0; i < gradients->size(); ++i) {
+    builder.set_origin(variables[i]);
+    SBP_ASSIGN_OR_RETURN((*gradients)[i],
+                         builder.Add("Mul", {(*gradients)[i], factor}, {}, "clipped"));
   }
+  builder.set_origin(-1);
   return absl::OkStatus();
 }
 
@@ -115,7 +122,8 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
   GraphBuilder builder(graph, &registry);
   builder.set_role(NodeRole::kOptimizer);
   if (options.clip_norm > 0) {
-    SBP_RETURN_IF_ERROR(ClipGradients(builder, options.clip_norm, &info.gradients));
+    SBP_RETURN_IF_ERROR(
+        ClipGradients(builder, options.clip_norm, info.variables, &info.gradients));
   }
 
   std::optional<TensorRef> step;
