@@ -75,6 +75,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
   }
   SBP_RETURN_IF_ERROR(CheckDevices(*plan, devices));
   SBP_ASSIGN_OR_RETURN(ActorGraph graph, BuildActorGraph(*plan, *kernels));
+  SBP_ASSIGN_OR_RETURN(std::unique_ptr<PipelineGates> pipeline, PipelineGates::Create(*plan));
   SBP_RETURN_IF_ERROR(CheckVariables(*plan, variables));
   for (const PlanOp& op : plan->ops) {
     if (op.kind == PlanOpKind::kCollective && communicator == nullptr) {
@@ -103,6 +104,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
   self.communicator_ = communicator;
   self.options_ = options;
   self.graph_ = std::move(graph);
+  self.pipeline_ = std::move(pipeline);
   self.created_ = std::chrono::steady_clock::now();
   const PhysicalPlan& p = *self.plan_;
   const int num_actors = static_cast<int>(p.ops.size());
@@ -250,6 +252,9 @@ bool ActorRuntime::TryReserve(int actor) {
     if (state.control_tokens[position] < RequiredControlTokens(emissions, wiring.firings, firing)) {
       return false;
     }
+  }
+  if (pipeline_ != nullptr && pipeline_->gated(actor) && !pipeline_->MayFire(actor, firing)) {
+    return false;
   }
   // An accumulate op holds its one output register from its first firing.
   const bool reserves = plan_->ops[actor].kind != PlanOpKind::kAccumulate || firing == 0;
@@ -447,6 +452,10 @@ void ActorRuntime::Complete(int actor, int firing) {
       Release(edge.producer, edge.output, InputPiece(edge, firing));
     }
   }
+  // The pipeline gate moves on before this actor tries its next firing,
+  // which may belong to the next instruction.
+  std::vector<int> next_group;
+  if (pipeline_ != nullptr && pipeline_->gated(actor)) next_group = pipeline_->Finished(actor, firing);
   bool schedule = false;
   {
     std::lock_guard<SpinLock> lock(state.mutex);
@@ -456,6 +465,15 @@ void ActorRuntime::Complete(int actor, int firing) {
     schedule = TryReserve(actor);
   }
   if (schedule) Schedule(actor);
+  for (int next : next_group) {
+    if (next == actor) continue;
+    bool ready = false;
+    {
+      std::lock_guard<SpinLock> lock(states_[next].mutex);
+      ready = TryReserve(next);
+    }
+    if (ready) Schedule(next);
+  }
 }
 
 void ActorRuntime::Publish(int actor, int output, int emission, Tensor value) {
@@ -589,6 +607,7 @@ absl::Status ActorRuntime::BindFeeds(const std::map<std::string, Tensor>& feeds)
 }
 
 void ActorRuntime::ResetStep() {
+  if (pipeline_ != nullptr) pipeline_->Reset();
   const int num_actors = static_cast<int>(plan_->ops.size());
   for (int actor = 0; actor < num_actors; ++actor) {
     ActorState& state = states_[actor];

@@ -24,6 +24,7 @@
 
 #include "actor/actor_graph.h"
 #include "actor/lanes.h"
+#include "actor/pipeline_gate.h"
 #include "actor/runtime.h"
 #include "actor/spin_lock.h"
 #include "oneapi/tbb/global_control.h"
@@ -144,6 +145,8 @@ class ActorRuntime final : public Runtime, private LaneClient {
   std::vector<std::unique_ptr<ComputeLane>> compute_lanes_;              // per device
   std::vector<std::unique_ptr<CommunicationLane>> communication_lanes_;  // per device or null
   std::unique_ptr<ActorState[]> states_;
+  // Null without a pipeline schedule.
+  std::unique_ptr<PipelineGates> pipeline_;
   std::shared_ptr<CompletionGate> gate_;
   const Tensor empty_tensor_;
 

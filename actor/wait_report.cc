@@ -64,6 +64,10 @@ std::string ActorRuntime::WaitReport() const {
         }
       }
     }
+    if (lines.size() == before && pipeline_ != nullptr && pipeline_->gated(actor)) {
+      lines.push_back(absl::StrCat(prefix, "waits for its turn in the pipeline schedule (",
+                                   pipeline_->Describe(actor), ")"));
+    }
     if (lines.size() == before) lines.push_back(absl::StrCat(prefix, "was never scheduled"));
   }
   return absl::StrJoin(lines, "\n");

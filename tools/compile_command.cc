@@ -28,11 +28,8 @@ absl::Status Compile(const CompileRequest& request, const CommandContext& contex
   SBP_ASSIGN_OR_RETURN(Graph graph, LoadJobGraph(request.job.graph_path, *context.ops,
                                                  request.job.batch, /*need_loss=*/true));
   SBP_RETURN_IF_ERROR(BuildTrainingGraph(&graph, *context.ops, optimizer).status());
-  ParallelOptions parallel = request.job.parallel;
-  if (request.job.link_gbps > 0) parallel.link.bytes_per_second = request.job.link_gbps * 1e9 / 8;
-  if (request.job.link_latency_us > 0) parallel.link.latency_seconds = request.job.link_latency_us * 1e-6;
   SBP_ASSIGN_OR_RETURN(CompiledPlan compiled,
-                       CompileGraph(std::move(graph), *context.ops, rules, parallel));
+                       CompileJobPlan(*context.ops, rules, request.job, std::move(graph)));
   SBP_RETURN_IF_ERROR(WritePlanFile(compiled.plan, request.output));
   const std::vector<DeviceReport> reports = ReportPlan(compiled.plan);
   int64_t collectives = 0;
@@ -60,6 +57,15 @@ void AddCompileCommand(CLI::App& app, CommandAction* action) {
   compile->add_option("--lr", request->optimizer_options.learning_rate, "Learning rate")
       ->capture_default_str();
   compile->add_option("--momentum", request->optimizer_options.momentum, "SGD momentum")
+      ->capture_default_str();
+  compile->add_option("--pipeline", request->job.parallel.pipeline, "Pipeline ranks")
+      ->capture_default_str();
+  compile->add_option("--micro-batches", request->job.parallel.micro_batches,
+                      "Micro-batches per step")
+      ->capture_default_str();
+  compile->add_option("--schedule", request->job.schedule, "gpipe, 1f1b, interleaved or zb-h1")
+      ->capture_default_str();
+  compile->add_option("--chunks", request->job.chunks, "Model chunks per rank (interleaved)")
       ->capture_default_str();
   compile->add_option("--link-latency-us", request->job.link_latency_us, "Link latency (costs)");
   compile->add_option("--link-gbps", request->job.link_gbps, "Link bandwidth (costs)");

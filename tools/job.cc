@@ -11,6 +11,8 @@
 #include "io/checkpoint_check.h"
 #include "io/data_spec.h"
 #include "io/safetensors.h"
+#include "actor/pipeline_plan.h"
+#include "actor/schedule.h"
 
 namespace sbpflow {
 
@@ -127,17 +129,34 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, 
   return dataset;
 }
 
-absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& options, Graph graph,
-                                     VariableStore** variables,
-                                     std::unique_ptr<VariableStore>* created) {
-  PlanRunner runner;
+absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRuleRegistry& rules,
+                                            const JobOptions& options, Graph graph) {
   ParallelOptions parallel = options.parallel;
   if (options.link_gbps > 0) parallel.link.bytes_per_second = options.link_gbps * 1e9 / 8;
   if (options.link_latency_us > 0) parallel.link.latency_seconds = options.link_latency_us * 1e-6;
   parallel.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
   parallel.overlap = !options.no_overlap;
+  SBP_ASSIGN_OR_RETURN(const ScheduleKind kind, ParseScheduleKind(options.schedule));
+  parallel.chunks = options.chunks > 0 ? options.chunks : kind == ScheduleKind::kInterleaved ? 2 : 1;
+  const bool pipelined = parallel.pipeline > 1 || parallel.chunks > 1;
+  std::optional<Schedule> schedule;
+  if (pipelined) {
+    // Checked before compiling so a bad (P, M, V) is reported as such.
+    SBP_ASSIGN_OR_RETURN(schedule, GenerateSchedule(ScheduleRequest{
+                                       kind, parallel.pipeline, parallel.micro_batches,
+                                       parallel.chunks}));
+  }
+  SBP_ASSIGN_OR_RETURN(CompiledPlan compiled, CompileGraph(std::move(graph), ops, rules, parallel));
+  if (schedule.has_value()) SBP_RETURN_IF_ERROR(AttachPipelineSchedule(*schedule, &compiled.plan));
+  return compiled;
+}
+
+absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& options, Graph graph,
+                                     VariableStore** variables,
+                                     std::unique_ptr<VariableStore>* created) {
+  PlanRunner runner;
   SBP_ASSIGN_OR_RETURN(runner.compiled,
-                       CompileGraph(std::move(graph), context.ops(), context.rules(), parallel));
+                       CompileJobPlan(context.ops(), context.rules(), options, std::move(graph)));
   SBP_RETURN_IF_ERROR(context.StartDevices(runner.compiled.plan.devices, options));
   if (*variables == nullptr) {
     SBP_ASSIGN_OR_RETURN(*created, VariableStore::Create(runner.compiled.plan, options.seed,

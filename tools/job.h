@@ -36,6 +36,10 @@ struct JobOptions {
   double link_gbps = 0;
   double bucket_mb = 4;
   bool no_overlap = false;
+  // Pipeline: --pipeline P ranks, --schedule, --micro-batches M, --chunks V
+  // (0 = 2 for the interleaved schedule, 1 otherwise).
+  std::string schedule = "1f1b";
+  int chunks = 0;
   bool trace = false;
 };
 
@@ -81,6 +85,11 @@ absl::StatusOr<Graph> LoadJobGraph(const std::string& path, const OpRegistry& op
 // fits them (messages name the flag and the placeholder).
 absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, const Graph& graph,
                                                      bool shuffle, bool test_split);
+
+// Compiles a training (or forward) graph with the job's parallel options,
+// including the pipeline schedule when there is one.
+absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRuleRegistry& rules,
+                                            const JobOptions& options, Graph graph);
 
 // Compiles `graph` and starts a runtime for it over `variables` (created
 // from the plan when null; then returned through `created`).

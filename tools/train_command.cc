@@ -227,6 +227,17 @@ void AddJobOptions(CLI::App* command, JobOptions* options) {
       ->capture_default_str();
   command->add_flag("--no-overlap", options->no_overlap,
                     "Start gradient collectives only after the backward pass (for comparisons)");
+  command->add_option("--pipeline", options->parallel.pipeline,
+                      "Pipeline ranks (the devices are split into this many equal groups)")
+      ->capture_default_str();
+  command->add_option("--micro-batches", options->parallel.micro_batches,
+                      "Micro-batches per step (gradients accumulate over them)")
+      ->capture_default_str();
+  command->add_option("--schedule", options->schedule, "gpipe, 1f1b, interleaved or zb-h1")
+      ->capture_default_str();
+  command->add_option("--chunks", options->chunks,
+                      "Model chunks per rank for the interleaved schedule (0 = 2)")
+      ->capture_default_str();
 }
 
 void AddTrainCommand(CLI::App& app, CommandAction* action) {
