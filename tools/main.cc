@@ -1,8 +1,12 @@
 // The `sbpflow` command line: a thin dispatcher over the subcommands.
 #include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "glog/logging.h"
 #include "graph/ops/builtin_ops.h"
@@ -14,6 +18,29 @@ namespace {
 // One line, whatever the message holds.
 std::string OneLine(std::string message) {
   return absl::StrReplaceAll(message, {{"\n", "; "}, {"\r", ""}});
+}
+
+// CLI11 reports a mistyped command ("sbpflow trian") or a flag before any
+// command as a missing command; this names the word and the commands
+// expected there instead. Nullopt when the error is something else.
+std::optional<std::string> UnknownCommandMessage(const CLI::App& app) {
+  const CLI::App* deepest = &app;
+  while (!deepest->get_subcommands().empty()) deepest = deepest->get_subcommands().back();
+  const std::vector<std::string> extras = deepest->remaining();
+  const std::vector<const CLI::App*> commands =
+      deepest->get_subcommands([](const CLI::App*) { return true; });
+  if (extras.empty() || extras.front().empty() || commands.empty()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const CLI::App* command : commands) names.push_back(command->get_name());
+  std::string expected = names.back();
+  if (names.size() > 1) {
+    names.pop_back();
+    expected = absl::StrCat(absl::StrJoin(names, ", "), " or ", expected);
+  }
+  if (extras.front()[0] == '-') {
+    return absl::StrCat("unknown flag '", extras.front(), "' (expected a command: ", expected, ")");
+  }
+  return absl::StrCat("unknown command '", extras.front(), "' (expected ", expected, ")");
 }
 
 }  // namespace
@@ -43,7 +70,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     std::string where = "sbpflow";
     for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
-    std::cerr << where << ": " << OneLine(error.what()) << " (see " << where << " --help)\n";
+    const std::optional<std::string> unknown = UnknownCommandMessage(app);
+    std::cerr << where << ": " << (unknown.has_value() ? *unknown : OneLine(error.what()))
+              << " (see " << where << " --help)\n";
     return 2;
   }
 
