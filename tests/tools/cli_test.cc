@@ -722,6 +722,37 @@ TEST_F(CliTest, EvalOfSavedCheckpointReproducesTrainingAccuracy) {
   }
 }
 
+// Sequence models are scored per position: loss and next-byte accuracy are
+// means over every label of the held-out batches, and eval with the
+// training's seed sees the same batches.
+TEST_F(CliTest, EvalOfTextModelReproducesTrainingFigures) {
+  Succeed({"gen", "gpt", "--layers", "1", "--hidden", "16", "--heads", "2", "--seq", "16", "-o",
+           "g.pb"});
+  const std::string data = "text:/usr/share/common-licenses/GPL-3";
+  const std::string trained =
+      Succeed({"train", "g.pb", "--data", data, "--batch", "4", "--steps", "30", "--optimizer",
+               "adam", "--lr", "0.01", "--seed", "7", "--save", "g.safetensors"});
+  // "final loss: L\ntest accuracy: A (32 examples, loss T)\n": 8 batches of 4
+  // sequences.
+  const std::vector<std::string> lines = absl::StrSplit(trained, '\n');
+  ASSERT_EQ(lines.size(), 3u) << trained;
+  const std::string prefix = "test accuracy: ";
+  ASSERT_EQ(lines[1].substr(0, prefix.size()), prefix) << trained;
+  const double accuracy = std::stod(lines[1].substr(prefix.size()));
+  EXPECT_GT(accuracy, 0.0);
+  EXPECT_LT(accuracy, 1.0);
+  const std::string accuracy_text = lines[1].substr(prefix.size(), 6);
+  const size_t loss_at = lines[1].find("loss ");
+  const std::string test_loss = lines[1].substr(loss_at + 5, lines[1].size() - loss_at - 6);
+  EXPECT_EQ(lines[1].substr(prefix.size() + 6, 15), " (32 examples, ");
+  EXPECT_LT(std::stod(test_loss), std::log(256.0));
+
+  const std::string evaluated = Succeed({"eval", "g.pb", "--data", data, "--batch", "4", "--seed",
+                                         "7", "--init-from", "g.safetensors"});
+  EXPECT_EQ(evaluated,
+            absl::StrCat("loss: ", test_loss, " (32 examples)\naccuracy: ", accuracy_text, "\n"));
+}
+
 TEST_F(CliTest, TraceIsChromeTraceJson) {
   GenMlp("m.pbtxt", "8,6,4");
   Succeed({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps", "2", "--trace",
