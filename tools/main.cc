@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "glog/logging.h"
+#include "google/protobuf/stubs/logging.h"
 #include "graph/ops/builtin_ops.h"
 #include "kernel/cpu/cpu_kernels.h"
 #include "tools/command.h"
@@ -47,6 +48,10 @@ std::optional<std::string> UnknownCommandMessage(const CLI::App& app) {
 
 int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
+  // protobuf logs what it rejects in a binary file (a string that is not
+  // UTF-8) on stderr by itself; the loader reports the file as invalid in
+  // its one line, so those logs are dropped.
+  google::protobuf::SetLogHandler(nullptr);
   auto ops = sbpflow::BuildBuiltinOpRegistry();
   auto kernels = sbpflow::BuildBuiltinKernelRegistry();
   if (!ops.ok() || !kernels.ok()) {

@@ -412,6 +412,13 @@ TEST_F(CliTest, MalformedBinaryGraph) {
   ExpectBadInput({"inspect", "bad.pb"}, "sbpflow: bad.pb: not a valid binary GraphDef");
 }
 
+// protobuf's own complaint about the bad string must not reach stderr.
+TEST_F(CliTest, BinaryGraphWithInvalidUtf8) {
+  // GraphDef { nodes { name: "\xff" } }
+  Write("bad.pb", std::string("\x1a\x03\x0a\x01\xff", 5));
+  ExpectBadInput({"inspect", "bad.pb"}, "sbpflow: bad.pb: not a valid binary GraphDef");
+}
+
 TEST_F(CliTest, GraphInputNamingNoNode) {
   std::string graph = LinearGraph(true);
   graph.replace(graph.find("inputs: \"w\""), 11, "inputs: \"w:1\"");
