@@ -1,5 +1,6 @@
 // The `sbpflow` command line: a thin dispatcher over the subcommands.
 #include <iostream>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,7 +83,15 @@ int main(int argc, char** argv) {
   }
 
   sbpflow::CommandContext context{&*ops, &*kernels, &std::cout, &std::cerr};
-  absl::Status status = action ? action(context) : absl::InternalError("no command");
+  absl::Status status;
+  try {
+    status = action ? action(context) : absl::InternalError("no command");
+  } catch (const std::bad_alloc&) {
+    // Memory is not Status-checked: a graph whose tensors do not fit this
+    // machine ends here instead of in std::terminate.
+    status = absl::ResourceExhaustedError(
+        "out of memory: the job's tensors do not fit in this machine's memory");
+  }
   if (status.ok()) return 0;
   std::cerr << "sbpflow: " << OneLine(std::string(status.message())) << "\n";
   return sbpflow::IsUserError(status) ? 2 : 1;

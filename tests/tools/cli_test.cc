@@ -555,6 +555,34 @@ TEST_F(CheckpointCliTest, UnwritableTrace) {
                  "directory");
 }
 
+// A graph too big for any machine: 2^60 parameters. Memory is exhausted,
+// which is not the user's input being malformed (exit code 1), but the run
+// still ends with one line rather than an abort.
+TEST_F(CliTest, GraphTooBigForMemoryFailsCleanly) {
+  std::string graph = LinearGraph(true);
+  graph.replace(graph.find("signature"), 0, R"pb(
+    nodes {
+      name: "big"
+      op: "Variable"
+      attrs {
+        key: "shape"
+        value { shape { dims: 1099511627776 dims: 1048576 } }
+      }
+    }
+    nodes { name: "penalty" op: "ReduceMean" inputs: "big" }
+    nodes { name: "total" op: "Add" inputs: "loss" inputs: "penalty" }
+  )pb");
+  graph.replace(graph.find("loss: \"loss\""), 12, "loss: \"total\"");
+  Write("big.pbtxt", graph);
+  const std::set<std::string> before = Listing();
+  CommandResult result = Sbpflow(Train("big.pbtxt"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err,
+            "sbpflow: out of memory: the job's tensors do not fit in this machine's memory\n");
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(Listing(), before);
+}
+
 // ---------------------------------------------------------------------------
 // Happy paths.
 
