@@ -428,6 +428,58 @@ TEST_F(CliTest, GraphInputNamingNoNode) {
                  "output(s)");
 }
 
+// Shapes whose element count would overflow are rejected at load, so no
+// later pass multiplies its way past int64 (found by the loader fuzzer).
+TEST_F(CliTest, GraphShapeAttrTooLarge) {
+  Write("m.pbtxt", R"pb(
+    nodes {
+      name: "x"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: 3 dims: 4 } }
+      }
+    }
+    nodes {
+      name: "r"
+      op: "Reshape"
+      inputs: "x"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 4611686018427387904 dims: 4 } }
+      }
+    }
+  )pb");
+  ExpectBadInput({"inspect", "m.pbtxt"},
+                 "sbpflow: m.pbtxt: node 'r' (Reshape): attr 'shape': [?,4611686018427387904,4] "
+                 "has more than 2^60 elements");
+}
+
+TEST_F(CliTest, GraphOutputTooLarge) {
+  Write("m.pbtxt", R"pb(
+    nodes {
+      name: "a"
+      op: "Variable"
+      attrs {
+        key: "shape"
+        value { shape { dims: 1099511627776 dims: 4 } }
+      }
+    }
+    nodes {
+      name: "b"
+      op: "Variable"
+      attrs {
+        key: "shape"
+        value { shape { dims: 4 dims: 1099511627776 } }
+      }
+    }
+    nodes { name: "c" op: "MatMul" inputs: "a" inputs: "b" }
+  )pb");
+  ExpectBadInput({"inspect", "m.pbtxt"},
+                 "sbpflow: m.pbtxt: node 'c' (MatMul): output 0 would be "
+                 "f32[1099511627776,1099511627776], more than 2^60 elements");
+}
+
 TEST_F(CliTest, GraphWithoutLossCannotTrain) {
   Write("m.pbtxt", LinearGraph(false));
   ExpectBadInput(Train("m.pbtxt"),
