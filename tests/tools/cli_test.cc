@@ -51,8 +51,8 @@ std::string ReadWhole(const fs::path& path) {
   return text.str();
 }
 
-// A graph in text form (docs/graph-format.md) with features, labels, logits
-// and, when `with_loss`, a loss in its signature.
+// The linear graph of docs/graph-format.md; its signature names the features
+// and labels, and the loss when `with_loss` (the logits otherwise).
 std::string LinearGraph(bool with_loss) {
   return absl::StrCat(
       R"pb(
@@ -180,8 +180,8 @@ class CliTest : public ::testing::Test {
     EXPECT_EQ(Listing(), before);
   }
 
-  // The MLP most cases use: 8 inputs, so synthetic data runs it in
-  // milliseconds.
+  // `sbpflow gen mlp --layers LAYERS -o NAME`; most cases use small layers so
+  // that synthetic data runs them in milliseconds.
   void GenMlp(const std::string& name, const std::string& layers) const {
     Succeed({"gen", "mlp", "--layers", layers, "-o", name});
   }
