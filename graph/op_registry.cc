@@ -1,5 +1,7 @@
 #include "graph/op_registry.h"
 
+#include <variant>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
@@ -81,6 +83,37 @@ absl::Status CheckAttrs(const OpDef& def, AttrMap& attrs) {
   return absl::OkStatus();
 }
 
+// Tensors are capped at 2^60 elements, so that counting elements or bytes
+// (8 per element at most) never overflows int64 in any later pass, and a
+// graph asking for more is rejected at load instead.
+constexpr int64_t kMaxElements = int64_t{1} << 60;
+
+// Whether the known (non-negative) dimensions of `shape` stay within
+// kMaxElements; negative dims are left to the op's own checks.
+bool WithinSizeLimit(const Shape& shape) {
+  for (int64_t dim : shape.dims()) {
+    if (dim == 0) return true;
+  }
+  int64_t elements = 1;
+  for (int64_t dim : shape.dims()) {
+    if (dim < 0) continue;
+    if (elements > kMaxElements / dim) return false;
+    elements *= dim;
+  }
+  return true;
+}
+
+absl::Status CheckSizes(const AttrMap& attrs) {
+  for (const auto& [name, value] : attrs.values()) {
+    const Shape* shape = std::get_if<Shape>(&value);
+    if (shape != nullptr && !WithinSizeLimit(*shape)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("attr '", name, "': ", shape->ToString(), " has more than 2^60 elements"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<TensorType>> InferOutputs(const OpDef& def, absl::string_view node_name,
@@ -88,7 +121,16 @@ absl::StatusOr<std::vector<TensorType>> InferOutputs(const OpDef& def, absl::str
                                                      AttrMap& attrs) {
   SBP_RETURN_IF_ERROR(CheckInputCount(def, inputs.size()));
   SBP_RETURN_IF_ERROR(CheckAttrs(def, attrs));
-  return def.infer(InferenceContext{node_name, inputs, attrs});
+  SBP_RETURN_IF_ERROR(CheckSizes(attrs));
+  SBP_ASSIGN_OR_RETURN(std::vector<TensorType> outputs,
+                       def.infer(InferenceContext{node_name, inputs, attrs}));
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    if (!WithinSizeLimit(outputs[k].shape)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "output ", k, " would be ", outputs[k].ToString(), ", more than 2^60 elements"));
+    }
+  }
+  return outputs;
 }
 
 int64_t EstimateFlops(const OpDef& def, absl::string_view node_name,

@@ -91,8 +91,9 @@ class OpRegistry {
 
 // Checks a node's inputs count and attrs against its schema, fills in
 // default attrs, and infers the output types. `node_name` is for messages only.
-// Errors: InvalidArgument "input count ...", "attr 'x' ..." or the ShapeFn's
-// message.
+// Errors: InvalidArgument "input count ...", "attr 'x' ...", the ShapeFn's
+// message, or a shape attr or output of more than 2^60 elements (so element
+// and byte counts never overflow int64).
 absl::StatusOr<std::vector<TensorType>> InferOutputs(const OpDef& def, absl::string_view node_name,
                                                      const std::vector<TensorType>& inputs,
                                                      AttrMap& attrs);

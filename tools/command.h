@@ -38,6 +38,13 @@ void AddCompileCommand(CLI::App& app, CommandAction* action);
 // Parses "784,256,10" for `flag`. Errors name the flag and the bad item.
 absl::StatusOr<std::vector<int64_t>> ParseIntList(absl::string_view flag, absl::string_view text);
 
+// Checks, before a command does any work, that the output `path` given by
+// `flag` can be written: its folder exists and accepts a new file, and `path`
+// is not a folder. Leaves nothing behind. InvalidArgument (or the errno's
+// code) "FLAG: cannot write PATH: REASON" otherwise; a run that fails this
+// way fails before printing or writing anything.
+absl::Status CheckOutputWritable(absl::string_view flag, const std::string& path);
+
 // Whether a status is the user's fault (exit code 2) rather than ours (1).
 bool IsUserError(const absl::Status& status);
 

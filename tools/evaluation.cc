@@ -36,7 +36,7 @@ class BatchRunner {
         variables_(variables),
         created_(created) {}
 
-  // Loss (summed over the batch's examples) and correct predictions.
+  // Loss (summed over the batch's labels) and correct predictions.
   absl::StatusOr<std::pair<double, int64_t>> Run(int64_t batch_size, Batch batch) {
     if (batch_size != batch_size_) {
       JobOptions options = options_;
@@ -82,6 +82,9 @@ absl::StatusOr<EvaluationResult> Evaluate(JobContext& context, const JobOptions&
   EvaluationResult result;
   double loss_sum = 0;
   int64_t correct = 0;
+  // One per label: an example of a classifier, a position of a sequence
+  // model. Loss and accuracy are means over these, not over examples.
+  int64_t predictions = 0;
   CpuAllocator allocator;
   if (spec.kind == DataSpec::Kind::kFashionMnist) {
     SBP_ASSIGN_OR_RETURN(FashionMnistData data,
@@ -94,6 +97,7 @@ absl::StatusOr<EvaluationResult> Evaluate(JobContext& context, const JobOptions&
       loss_sum += outcome.first;
       correct += outcome.second;
       result.examples += size;
+      predictions += size;
     }
   } else {
     SBP_ASSIGN_OR_RETURN(Graph graph,
@@ -108,12 +112,13 @@ absl::StatusOr<EvaluationResult> Evaluate(JobContext& context, const JobOptions&
       loss_sum += outcome.first;
       correct += outcome.second;
       result.examples += dataset->labels_type().shape.dim(0);
+      predictions += dataset->labels_type().shape.NumElements();
     }
   }
-  if (result.examples > 0) {
-    result.loss = loss_sum / static_cast<double>(result.examples);
+  if (predictions > 0) {
+    result.loss = loss_sum / static_cast<double>(predictions);
     if (runner.has_logits()) {
-      result.accuracy = static_cast<double>(correct) / static_cast<double>(result.examples);
+      result.accuracy = static_cast<double>(correct) / static_cast<double>(predictions);
     }
   }
   return result;

@@ -13,7 +13,9 @@ namespace sbpflow {
 
 struct EvaluationResult {
   int64_t examples = 0;
-  double loss = 0;                 // mean over examples
+  // Means over the labels: one per example for a classifier, one per
+  // position for a sequence model.
+  double loss = 0;
   std::optional<double> accuracy;  // when the graph names logits
 };
 

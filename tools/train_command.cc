@@ -23,8 +23,11 @@ namespace {
 
 struct TrainRequest {
   JobOptions job;
-  int64_t steps = -1;
-  int64_t epochs = -1;
+  int64_t steps = 0;
+  int64_t epochs = 0;
+  // Whether the flags were given (set after parsing).
+  bool steps_given = false;
+  bool epochs_given = false;
   std::string optimizer = "sgd";
   std::string lr_schedule = "constant";
   int64_t warmup_steps = 0;
@@ -40,10 +43,15 @@ absl::Status CheckRequest(const TrainRequest& request) {
   if (request.job.batch < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", request.job.batch));
   }
-  if ((request.steps >= 0) == (request.epochs >= 0)) {
+  if (request.steps_given == request.epochs_given) {
     return absl::InvalidArgumentError("give exactly one of --steps and --epochs");
   }
-  if (request.epochs == 0) return absl::InvalidArgumentError("--epochs must be >= 1, got 0");
+  if (request.steps_given && request.steps < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--steps must be >= 0, got ", request.steps));
+  }
+  if (request.epochs_given && request.epochs < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--epochs must be >= 1, got ", request.epochs));
+  }
   if (request.warmup_steps < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--warmup-steps must be >= 0, got ", request.warmup_steps));
@@ -53,6 +61,13 @@ absl::Status CheckRequest(const TrainRequest& request) {
   }
   if (request.job.link_latency_us < 0 || request.job.link_gbps < 0) {
     return absl::InvalidArgumentError("--link-latency-us and --link-gbps must be >= 0");
+  }
+  // Output paths are checked now, so a run does not train only to fail at
+  // its end.
+  const std::pair<const char*, const std::string*> outputs[] = {
+      {"--log-json", &request.log_json}, {"--save", &request.save}, {"--trace", &request.trace}};
+  for (const auto& [flag, path] : outputs) {
+    if (!path->empty()) SBP_RETURN_IF_ERROR(CheckOutputWritable(flag, *path));
   }
   return absl::OkStatus();
 }
@@ -107,7 +122,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   SBP_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> dataset,
                        OpenJobData(options, graph, !request.no_shuffle, /*test_split=*/false));
   const int64_t total_steps =
-      request.steps >= 0 ? request.steps : request.epochs * dataset->batches_per_epoch();
+      request.steps_given ? request.steps : request.epochs * dataset->batches_per_epoch();
   LearningRateSchedule schedule;
   SBP_ASSIGN_OR_RETURN(schedule.kind, ParseLearningRateSchedule(request.lr_schedule));
   schedule.base = optimizer.learning_rate;
@@ -162,7 +177,10 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   }
   progress.Finish();
   const std::vector<int64_t> peaks = job.PeakBytes();
-  if (!request.trace.empty()) SBP_RETURN_IF_ERROR(runner.runtime->WriteTrace(request.trace));
+  if (!request.trace.empty()) {
+    guard.Track(request.trace);
+    SBP_RETURN_IF_ERROR(runner.runtime->WriteTrace(request.trace));
+  }
 
   nlohmann::json summary = {{"steps", total_steps}};
   if (total_steps > 0) summary["final_loss"] = last_loss;
@@ -266,7 +284,9 @@ void AddTrainCommand(CLI::App& app, CommandAction* action) {
   train->add_option("--save", request->save, "Write the final variables (safetensors)");
   train->add_option("--init-from", request->init_from, "Start from a safetensors checkpoint");
   train->add_option("--trace", request->trace, "Write a Chrome trace of the run");
-  train->callback([request, action] {
+  train->callback([request, action, train] {
+    request->steps_given = train->count("--steps") > 0;
+    request->epochs_given = train->count("--epochs") > 0;
     *action = [request](const CommandContext& context) { return Train(*request, context); };
   });
 }
