@@ -14,12 +14,19 @@
 // - zb-h1: ZB-H1 zero-bubble (Qi et al.): every backward is split into an
 //   input-gradient part B and a weight-gradient part W; W instructions are
 //   deferred to fill what would be bubbles, keeping 1F1B's memory bound.
+//   F and B run in 1F1B order; rank r runs W of micro-batch i right after B
+//   of micro-batch i + r (the rest after the last B), the paper's Figure 3.
+//   Counted until W every rank then holds min(P, M) micro-batches, 1F1B's
+//   peak (rank 0's); counted until B, P - r as in 1F1B (see Simulation).
 //
 // Sends and receives are explicit: after an F of a chunk whose successor
 // virtual stage lives on another rank, a `send` of (mb, chunk); before an F
 // that needs a predecessor's activation, a `recv`; likewise for the
 // gradients of B. A send never blocks (it is queued on the communication
-// lane); a recv waits for its matching send.
+// lane); a recv waits for its matching send. The (mb, chunk) of a send or
+// recv always names the compute of its own rank: a send, the F or B that
+// produced the data; a recv, the F or B that consumes it. A recv sits right
+// before its consumer, a send right after its producer.
 #ifndef SBPFLOW_ACTOR_SCHEDULE_H_
 #define SBPFLOW_ACTOR_SCHEDULE_H_
 
@@ -57,11 +64,16 @@ struct Instruction {
 // "F", "B", "W", "send", "recv".
 absl::string_view InstructionOpName(Instruction::Op op);
 
+// Short text for listings and messages: "F3" (micro-batch 3), "B3.1" (chunk
+// 1, shown when `chunks` > 1), "send(F3->r1)" (the output of F3 to rank 1),
+// "recv(B3<-r2)" (the gradient B3 needs, from rank 2).
+std::string InstructionToString(const Instruction& instruction, int chunks);
+
 struct Schedule {
   ScheduleKind kind = ScheduleKind::k1F1B;
-  int stages = 1;        // P: pipeline ranks
-  int micro_batches = 1; // M
-  int chunks = 1;        // V: model chunks per rank
+  int stages = 1;         // P: pipeline ranks
+  int micro_batches = 1;  // M
+  int chunks = 1;         // V: model chunks per rank
   // Per rank, in execution order.
   std::vector<std::vector<Instruction>> ranks;
 
@@ -105,21 +117,30 @@ struct Simulation {
   // Idle share of rank time: 1 - busy / (ranks x makespan).
   double bubble = 0;
   // Per rank, the most micro-batches whose forward has run but whose
-  // backward (W for zb-h1) has not: activations kept alive.
+  // backward (W for zb-h1) has not: activations kept alive. With chunks,
+  // (micro-batch, chunk) pairs are counted.
   std::vector<int> peak_in_flight;
+  // Per rank, the same count released at B even for zb-h1: what W keeps
+  // alive is only the layer inputs and output gradients, less than B needs.
+  std::vector<int> peak_awaiting_backward;
 };
 
 // Runs the schedule: each rank executes its list in order; a recv waits for
-// its matching send. Errors: a recv without a matching send, a send without
-// a recv, an F/B/W missing or repeated, a B before its F or a W before its
-// B, a dependency on a stage's predecessor (F) or successor (B) not met
-// through a recv, or a deadlock (the message names the ranks and what each
-// waits for).
+// its matching send (sent at the sender's clock, arriving `communication`
+// later); computes take their cost. All errors are InvalidArgument naming
+// the rank, the instruction's index and text: an out-of-range field, a W
+// in a kind other than zb-h1, an F/B/W missing or repeated, a B before its
+// F or a W before its B, a send before its producer or to the wrong rank,
+// a recv without a matching send, an F (B) whose predecessor's
+// (successor's) data is not received before it (a send without a recv ends
+// here), or a deadlock ("schedule deadlocks: rank R at instruction I waits
+// for the gradient of micro-batch M chunk C (for B) from rank Q; ...").
 absl::StatusOr<Simulation> SimulateSchedule(const Schedule& schedule,
                                             const InstructionCosts& costs);
 
 // An ASCII timeline, one row per rank ("F0", "B0", "W0" per time unit, '.'
-// idle), for unit-ish costs.
+// idle), for unit-ish costs: the time unit is the shortest compute cost and
+// times are rounded to it. `simulation` must come from `schedule`.
 std::string RenderTimeline(const Simulation& simulation, const Schedule& schedule);
 
 }  // namespace sbpflow

@@ -34,6 +34,7 @@ void AddTrainCommand(CLI::App& app, CommandAction* action);
 void AddEvalCommand(CLI::App& app, CommandAction* action);
 void AddBoxingCommand(CLI::App& app, CommandAction* action);
 void AddCompileCommand(CLI::App& app, CommandAction* action);
+void AddScheduleCommand(CLI::App& app, CommandAction* action);
 
 // Parses "784,256,10" for `flag`. Errors name the flag and the bad item.
 absl::StatusOr<std::vector<int64_t>> ParseIntList(absl::string_view flag, absl::string_view text);

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   sbpflow::AddEvalCommand(app, &action);
   sbpflow::AddBoxingCommand(app, &action);
   sbpflow::AddCompileCommand(app, &action);
+  sbpflow::AddScheduleCommand(app, &action);
 
   try {
     app.parse(argc, argv);
