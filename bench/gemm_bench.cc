@@ -47,7 +47,7 @@ std::pair<double, double> Time(int repeats, F run) {
 int Run(int repeats) {
   openblas_set_num_threads(1);
   if (!cpu::Avx512GemmAvailable()) {
-    std::printf("this CPU has no AVX-512F: sbpflow uses OpenBLAS for every product\n");
+    std::printf("no AVX-512 (or SBPFLOW_NO_AVX512 is set): every product runs on OpenBLAS\n");
     return 0;
   }
   const Case cases[] = {

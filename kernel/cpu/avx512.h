@@ -27,17 +27,23 @@
 
 namespace sbpflow::cpu {
 
-// Whether the CPU runs AVX-512 F, DQ and VL instructions.
-inline bool HasAvx512() {
-  static const bool available = __builtin_cpu_supports("avx512f") != 0 &&
-                                __builtin_cpu_supports("avx512dq") != 0 &&
-                                __builtin_cpu_supports("avx512vl") != 0;
-  return available;
-}
+// Whether the CPU runs AVX-512 F, DQ and VL instructions, unless the
+// environment variable SBPFLOW_NO_AVX512 is set (to anything but "" or "0"),
+// which forces the portable paths (tests run both). Decided once per process.
+bool HasAvx512();
 
 // Lanes [0, count) of a 16-lane f32 vector.
 SBP_AVX512 inline __mmask16 TailMask(int64_t count) {
   return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
+}
+
+// Returns x unchanged, but as a value the compiler cannot see through: a
+// product passed through it is rounded before any later addition, instead of
+// being contracted into a fused multiply-add (GCC contracts by default). For
+// loops that must give the same bits as their portable versions.
+SBP_AVX512 inline __m512 Rounded(__m512 x) {
+  asm("" : "+v"(x));
+  return x;
 }
 
 // e^x per lane.

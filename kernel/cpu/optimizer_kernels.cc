@@ -6,7 +6,8 @@
 // coefficients are computed in double as Python does, elementwise arithmetic
 // in the tensor's dtype, so f32 results track PyTorch's closely. On AVX-512
 // CPUs the f32 loops run 16 lanes at a time with the same operations in the
-// same order (no fused multiply-adds), so they give the same bits.
+// same order (products rounded before they are added, never fused), so they
+// give the same bits.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -33,8 +34,9 @@ SBP_AVX512 void SgdAvx512(float* var, const float* grad, int64_t count, float ne
     const __mmask16 mask = cpu::TailMask(count - i);
     const __m512 v = _mm512_maskz_loadu_ps(mask, var + i);
     __m512 g = _mm512_maskz_loadu_ps(mask, grad + i);
-    if (decays) g = _mm512_add_ps(g, _mm512_mul_ps(decay_vector, v));
-    _mm512_mask_storeu_ps(var + i, mask, _mm512_add_ps(v, _mm512_mul_ps(lr_vector, g)));
+    if (decays) g = _mm512_add_ps(g, cpu::Rounded(_mm512_mul_ps(decay_vector, v)));
+    _mm512_mask_storeu_ps(var + i, mask,
+                          _mm512_add_ps(v, cpu::Rounded(_mm512_mul_ps(lr_vector, g))));
   }
 }
 
@@ -122,14 +124,16 @@ SBP_AVX512 void AdamAvx512(float* var, const float* grad, float* m, float* v, in
     __m512 g = _mm512_maskz_loadu_ps(mask, grad + i);
     const __m512 m_old = _mm512_maskz_loadu_ps(mask, m + i);
     const __m512 v_old = _mm512_maskz_loadu_ps(mask, v + i);
-    if (k.coupled_decay) g = _mm512_add_ps(g, _mm512_mul_ps(decay, var_values));
+    if (k.coupled_decay) g = _mm512_add_ps(g, cpu::Rounded(_mm512_mul_ps(decay, var_values)));
     if (k.decoupled_decay) var_values = _mm512_mul_ps(var_values, shrink);
     const __m512 m_new =
         k.small_weight
-            ? _mm512_add_ps(m_old, _mm512_mul_ps(weight, _mm512_sub_ps(g, m_old)))
-            : _mm512_sub_ps(g, _mm512_mul_ps(_mm512_sub_ps(g, m_old), one_minus_weight));
-    const __m512 v_new = _mm512_add_ps(_mm512_mul_ps(v_old, beta2),
-                                       _mm512_mul_ps(_mm512_mul_ps(one_minus_beta2, g), g));
+            ? _mm512_add_ps(m_old, cpu::Rounded(_mm512_mul_ps(weight, _mm512_sub_ps(g, m_old))))
+            : _mm512_sub_ps(
+                  g, cpu::Rounded(_mm512_mul_ps(_mm512_sub_ps(g, m_old), one_minus_weight)));
+    const __m512 v_new =
+        _mm512_add_ps(cpu::Rounded(_mm512_mul_ps(v_old, beta2)),
+                      cpu::Rounded(_mm512_mul_ps(_mm512_mul_ps(one_minus_beta2, g), g)));
     const __m512 denominator =
         _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(v_new), bias_correction2_sqrt), epsilon);
     const __m512 step = _mm512_div_ps(_mm512_mul_ps(negative_step_size, m_new), denominator);
