@@ -2,9 +2,11 @@
 
 Usage: compare_report.py NAME WARMUP TARGET RUN_DIR
 RUN_DIR holds sbpflow.<round>.json and pytorch.<round>.json, one JSON object
-{"losses": [...], "step_seconds": [...]} each. Prints the median step time of
-each side over every timed step of every round (the first WARMUP steps of each
-run are not timed), their ratio sbpflow / PyTorch, the per-round ratios, and
+{"losses": [...], "step_seconds": [...], "step_cpu_seconds": [...]} each.
+Prints the median step time of each side over every timed step of every round
+(the first WARMUP steps of each run are not timed), their ratio sbpflow /
+PyTorch (the figure the targets apply to), the per-round ratios, the median CPU
+time per step of each side (less disturbed by other load on the machine), and
 how far the losses of the two sides are apart. Exits 1 when the first losses
 disagree (relative difference above 1e-5) and 3 when the ratio misses TARGET.
 """
@@ -42,6 +44,8 @@ def main():
     ratio = our_median / their_median
     round_ratios = [statistics.median(a["step_seconds"][warmup:]) /
                     statistics.median(b["step_seconds"][warmup:]) for a, b in zip(ours, theirs)]
+    our_cpu = statistics.median(t for run in ours for t in run["step_cpu_seconds"][warmup:])
+    their_cpu = statistics.median(t for run in theirs for t in run["step_cpu_seconds"][warmup:])
 
     first_ours, first_theirs = ours[0]["losses"], theirs[0]["losses"]
     first_difference = relative(first_ours[0], first_theirs[0])
@@ -57,6 +61,8 @@ def main():
           f"{len(theirs)} runs)")
     print(f"  ratio sbpflow / PyTorch = {ratio:.3f}  (target <= {target}; per round: "
           + ", ".join(f"{r:.3f}" for r in round_ratios) + ")")
+    print(f"  CPU time per step: sbpflow {our_cpu * 1e3:.2f} ms, PyTorch {their_cpu * 1e3:.2f} ms, "
+          f"ratio {our_cpu / their_cpu:.3f}")
     print(f"  first loss: sbpflow {first_ours[0]:.7f}, PyTorch {first_theirs[0]:.7f} "
           f"(relative difference {first_difference:.1e}); largest over the first {compared} "
           f"steps {worst:.1e}; sbpflow runs identical: {'yes' if repeatable else 'NO'}")

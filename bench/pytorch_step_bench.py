@@ -3,8 +3,9 @@
 The PyTorch half of bench/compare_pytorch.sh. It starts from the initial
 weights of an sbpflow checkpoint and trains on the batches sbpflow's step
 bench dumped (so both sides see the same data in the same order), one thread,
-and prints one JSON object: {"losses": [...], "step_seconds": [...]} with one
-entry per step, warm-up steps included.
+and prints one JSON object: {"losses": [...], "step_seconds": [...],
+"step_cpu_seconds": [...]} with one entry per step, warm-up steps included
+(wall-clock time, and CPU time of the process).
 
 Run with Debian's /usr/bin/python3 (python3-torch). Threads must be limited by
 the environment before torch loads OpenBLAS: OMP_NUM_THREADS=1
@@ -59,9 +60,11 @@ def main():
 
     losses = []
     seconds = []
+    cpu_seconds = []
     for step in range(args.steps):
         features, labels = batches[step % count]
         start = time.perf_counter()
+        cpu_start = time.process_time()
         optimizer.zero_grad(set_to_none=True)
         logits = model(features)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
@@ -69,9 +72,11 @@ def main():
         loss.backward()
         optimizer.step()
         value = loss.item()
+        cpu_seconds.append(time.process_time() - cpu_start)
         seconds.append(time.perf_counter() - start)
         losses.append(value)
-    json.dump({"losses": losses, "step_seconds": seconds}, sys.stdout)
+    json.dump({"losses": losses, "step_seconds": seconds, "step_cpu_seconds": cpu_seconds},
+              sys.stdout)
     sys.stdout.write("\n")
 
 

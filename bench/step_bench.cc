@@ -7,7 +7,9 @@
 // batch s % distinct. Each step is timed around Runtime::RunStep alone, which
 // includes feeding the batch, every kernel and the optimizer update, and
 // fetching the loss. Prints one JSON object {"losses": [...],
-// "step_seconds": [...]} with one entry per step.
+// "step_seconds": [...], "step_cpu_seconds": [...]} with one entry per step
+// (wall-clock time, and CPU time of the whole process: less sensitive to other
+// load on the machine).
 //
 // --dump-batches writes the batches (features.<i>, labels.<i>) as
 // safetensors, so that the PyTorch side trains on the very same data.
@@ -16,6 +18,8 @@
 //            --optimizer sgd|adamw --lr LR [--weight-decay WD]
 //            [--init-from CKPT] [--threads T] [--distinct-batches K]
 //            [--dump-batches PATH] [--seed S]
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -57,6 +61,13 @@ absl::Status DumpBatches(const std::string& path, const std::vector<Batch>& batc
   return WriteSafetensors(path, tensors);
 }
 
+// CPU time of the whole process (every thread), in seconds.
+double ProcessCpuSeconds() {
+  timespec now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
 absl::Status Run(const BenchRequest& request) {
   SBP_ASSIGN_OR_RETURN(auto ops, BuildBuiltinOpRegistry());
   SBP_ASSIGN_OR_RETURN(auto kernels, BuildBuiltinKernelRegistry());
@@ -92,16 +103,23 @@ absl::Status Run(const BenchRequest& request) {
 
   std::vector<double> losses;
   std::vector<double> seconds;
+  std::vector<double> cpu_seconds;
   for (int64_t step = 0; step < request.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = ProcessCpuSeconds();
     auto result = runner.runtime->RunStep(feeds[step % feeds.size()]);
     if (!result.ok()) return result.status();
     const double loss = result->fetches.at("loss").data<float>()[0];
+    cpu_seconds.push_back(ProcessCpuSeconds() - cpu_start);
     seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     losses.push_back(loss);
   }
-  std::cout << nlohmann::json{{"losses", losses}, {"step_seconds", seconds}}.dump() << "\n";
+  std::cout << nlohmann::json{{"losses", losses},
+                              {"step_seconds", seconds},
+                              {"step_cpu_seconds", cpu_seconds}}
+                   .dump()
+            << "\n";
   return absl::OkStatus();
 }
 
