@@ -21,7 +21,8 @@
 # Environment: BUILD_DIR (default build), ROUNDS (5), MLP_STEPS (25),
 # GPT_STEPS (12), WARMUP (3), PYTHON (/usr/bin/python3), KEEP=1 keeps the
 # scratch folder. Exit status: 0 when every target is met, 3 when a ratio
-# misses its target, 1 on errors or disagreeing losses.
+# misses its target, 1 on errors or disagreeing losses. Other variables reach
+# both sides alike (e.g. OPENBLAS_CORETYPE=SkylakeX, SBPFLOW_NO_AVX512=1).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -77,9 +77,8 @@ int Run(int repeats) {
     const auto [blas_best, blas_median] = Time(repeats, [&] {
       cpu::OpenBlasGemm(request, 1.0f, a.data(), b.data(), 0.0f, c_blas.data());
     });
-    const auto [ours_best, ours_median] = Time(repeats, [&] {
-      cpu::Avx512Gemm(request, 1.0f, a.data(), b.data(), 0.0f, c_ours.data());
-    });
+    const auto [ours_best, ours_median] = Time(
+        repeats, [&] { cpu::Avx512Gemm(request, 1.0f, a.data(), b.data(), 0.0f, c_ours.data()); });
     double difference = 0;
     for (size_t index = 0; index < c_blas.size(); ++index) {
       difference = std::max(difference, std::abs(double(c_blas[index]) - c_ours[index]));

@@ -32,7 +32,7 @@ namespace {
 constexpr int kRows = 12;
 constexpr int kColumns = 32;
 constexpr int64_t kDepthBlock = 256;
-constexpr int64_t kRowBlock = 96;  // a multiple of kRows
+constexpr int64_t kRowBlock = 96;       // a multiple of kRows
 constexpr int64_t kColumnBlock = 1024;  // a multiple of kColumns
 
 // BLAS takes 32-bit extents; graph validation keeps tensors far below.
@@ -106,10 +106,9 @@ SBP_AVX512 void MicroKernel(int64_t depth, const float* __restrict a, const floa
   }
   const __mmask16 low_mask =
       columns >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << columns) - 1);
-  const __mmask16 high_mask =
-      columns >= 32   ? __mmask16(0xFFFF)
-      : columns <= 16 ? __mmask16(0)
-                      : static_cast<__mmask16>((1u << (columns - 16)) - 1);
+  const __mmask16 high_mask = columns >= 32   ? __mmask16(0xFFFF)
+                              : columns <= 16 ? __mmask16(0)
+                                              : static_cast<__mmask16>((1u << (columns - 16)) - 1);
   const __m512 alpha_vector = _mm512_set1_ps(alpha);
   const __m512 beta_vector = _mm512_set1_ps(beta);
 #pragma GCC unroll 12
@@ -130,8 +129,8 @@ using MicroKernelFn = void (*)(int64_t, const float*, const float*, float*, int6
                                float);
 
 constexpr MicroKernelFn kMicroKernels[kRows + 1] = {
-    nullptr,         MicroKernel<1>, MicroKernel<2>, MicroKernel<3>,  MicroKernel<4>,
-    MicroKernel<5>,  MicroKernel<6>, MicroKernel<7>, MicroKernel<8>,  MicroKernel<9>,
+    nullptr,         MicroKernel<1>,  MicroKernel<2>, MicroKernel<3>, MicroKernel<4>,
+    MicroKernel<5>,  MicroKernel<6>,  MicroKernel<7>, MicroKernel<8>, MicroKernel<9>,
     MicroKernel<10>, MicroKernel<11>, MicroKernel<12>};
 
 // Transposes a tile of up to 16 × 16 floats: dst[c · dst_stride + r] =
@@ -145,8 +144,8 @@ SBP_AVX512 void TransposeTile(const float* src, int64_t src_stride, int rows, in
   __m512 r[16];
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) {
-    r[i] = i < rows ? _mm512_maskz_loadu_ps(column_mask, src + i * src_stride)
-                    : _mm512_setzero_ps();
+    r[i] =
+        i < rows ? _mm512_maskz_loadu_ps(column_mask, src + i * src_stride) : _mm512_setzero_ps();
   }
   __m512 t[16];
 #pragma GCC unroll 8
@@ -156,10 +155,9 @@ SBP_AVX512 void TransposeTile(const float* src, int64_t src_stride, int rows, in
   }
 #pragma GCC unroll 4
   for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_castpd_ps(
-        _mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-    r[i + 1] = _mm512_castpd_ps(
-        _mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] =
+        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
     r[i + 2] = _mm512_castpd_ps(
         _mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
     r[i + 3] = _mm512_castpd_ps(
@@ -169,9 +167,9 @@ SBP_AVX512 void TransposeTile(const float* src, int64_t src_stride, int rows, in
   // (lane L of the row block). Gather lane L of the four row blocks.
 #pragma GCC unroll 4
   for (int s = 0; s < 4; ++s) {
-    const __m512 a = _mm512_shuffle_f32x4(r[s], r[4 + s], 0x44);       // lanes 0,1 | 0,1
+    const __m512 a = _mm512_shuffle_f32x4(r[s], r[4 + s], 0x44);  // lanes 0,1 | 0,1
     const __m512 b = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0x44);
-    const __m512 c = _mm512_shuffle_f32x4(r[s], r[4 + s], 0xEE);       // lanes 2,3 | 2,3
+    const __m512 c = _mm512_shuffle_f32x4(r[s], r[4 + s], 0xEE);  // lanes 2,3 | 2,3
     const __m512 d = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0xEE);
     t[s] = _mm512_shuffle_f32x4(a, b, 0x88);       // lane 0 of each block: column s
     t[4 + s] = _mm512_shuffle_f32x4(a, b, 0xDD);   // lane 1: column 4 + s
@@ -221,10 +219,10 @@ SBP_AVX512 void PackB(const GemmRequest& request, const float* b, int64_t column
       const __mmask16 low_mask = panel_columns >= 16
                                      ? __mmask16(0xFFFF)
                                      : static_cast<__mmask16>((1u << panel_columns) - 1);
-      const __mmask16 high_mask =
-          panel_columns >= 32   ? __mmask16(0xFFFF)
-          : panel_columns <= 16 ? __mmask16(0)
-                                : static_cast<__mmask16>((1u << (panel_columns - 16)) - 1);
+      const __mmask16 high_mask = panel_columns >= 32 ? __mmask16(0xFFFF)
+                                  : panel_columns <= 16
+                                      ? __mmask16(0)
+                                      : static_cast<__mmask16>((1u << (panel_columns - 16)) - 1);
       for (int64_t p = 0; p < depth; ++p) {
         const float* source = b + (depth0 + p) * request.ldb + column0 + j;
         _mm512_store_ps(panel + p * kColumns, _mm512_maskz_loadu_ps(low_mask, source));
@@ -256,14 +254,14 @@ bool UsesAvx512Gemm(const GemmRequest& request) {
 
 void OpenBlasGemm(const GemmRequest& request, float alpha, const float* a, const float* b,
                   float beta, float* c) {
-  cblas_sgemm(CblasRowMajor, BlasTranspose(request.transpose_a),
-              BlasTranspose(request.transpose_b), BlasExtent(request.m), BlasExtent(request.n),
-              BlasExtent(request.k), alpha, a, BlasExtent(request.lda), b,
-              BlasExtent(request.ldb), beta, c, BlasExtent(request.ldc));
+  cblas_sgemm(CblasRowMajor, BlasTranspose(request.transpose_a), BlasTranspose(request.transpose_b),
+              BlasExtent(request.m), BlasExtent(request.n), BlasExtent(request.k), alpha, a,
+              BlasExtent(request.lda), b, BlasExtent(request.ldb), beta, c,
+              BlasExtent(request.ldc));
 }
 
-SBP_AVX512 void Avx512Gemm(const GemmRequest& request, float alpha, const float* a,
-                           const float* b, float beta, float* c) {
+SBP_AVX512 void Avx512Gemm(const GemmRequest& request, float alpha, const float* a, const float* b,
+                           float beta, float* c) {
   if (request.m == 0 || request.n == 0) return;
   float* packed_b = PackedB().Get(kDepthBlock * kColumnBlock);
   float* packed_a = PackedA().Get(kRowBlock * kDepthBlock);
@@ -303,12 +301,12 @@ void Gemm(const GemmRequest& request, float alpha, const float* a, const float* 
   }
 }
 
-void Gemm(const GemmRequest& request, double alpha, const double* a, const double* b,
-          double beta, double* c) {
-  cblas_dgemm(CblasRowMajor, BlasTranspose(request.transpose_a),
-              BlasTranspose(request.transpose_b), BlasExtent(request.m), BlasExtent(request.n),
-              BlasExtent(request.k), alpha, a, BlasExtent(request.lda), b,
-              BlasExtent(request.ldb), beta, c, BlasExtent(request.ldc));
+void Gemm(const GemmRequest& request, double alpha, const double* a, const double* b, double beta,
+          double* c) {
+  cblas_dgemm(CblasRowMajor, BlasTranspose(request.transpose_a), BlasTranspose(request.transpose_b),
+              BlasExtent(request.m), BlasExtent(request.n), BlasExtent(request.k), alpha, a,
+              BlasExtent(request.lda), b, BlasExtent(request.ldb), beta, c,
+              BlasExtent(request.ldc));
 }
 
 }  // namespace sbpflow::cpu

@@ -38,8 +38,8 @@ struct GemmRequest {
 
 void Gemm(const GemmRequest& request, float alpha, const float* a, const float* b, float beta,
           float* c);
-void Gemm(const GemmRequest& request, double alpha, const double* a, const double* b,
-          double beta, double* c);
+void Gemm(const GemmRequest& request, double alpha, const double* a, const double* b, double beta,
+          double* c);
 
 // Whether this CPU runs the AVX-512 kernel, and whether Gemm uses it for
 // `request` (f32; products too small or too narrow to fill the kernel's tiles
@@ -51,8 +51,8 @@ bool UsesAvx512Gemm(const GemmRequest& request);
 // Avx512GemmAvailable().
 void OpenBlasGemm(const GemmRequest& request, float alpha, const float* a, const float* b,
                   float beta, float* c);
-void Avx512Gemm(const GemmRequest& request, float alpha, const float* a, const float* b,
-                float beta, float* c);
+void Avx512Gemm(const GemmRequest& request, float alpha, const float* a, const float* b, float beta,
+                float* c);
 
 }  // namespace sbpflow::cpu
 

@@ -43,8 +43,8 @@ PhysicalPlan ReshapeChain() {
 PhysicalPlan ReshapeOfUpdatedVariable() {
   PhysicalPlan plan;
   plan.devices = {Device{}};
-  PlanOp w = MakeOp("w", "Variable", {}, {F32(Shape{4})}, Frequency::kPerStep,
-                    PlanOpKind::kVariable);
+  PlanOp w =
+      MakeOp("w", "Variable", {}, {F32(Shape{4})}, Frequency::kPerStep, PlanOpKind::kVariable);
   w.variable = "w";
   w.box = {{0, 4}};
   plan.ops.push_back(w);  // 0
@@ -96,8 +96,8 @@ TEST_P(RuntimeAliasValuesTest, AliasedReshapeCarriesItsInput) {
   for (int step = 0; step < 3; ++step) {
     const float base = static_cast<float>(step);
     const Tensor x = Tensor::FromVector(
-        &allocator_, Shape{2, 3}, std::vector<float>{base, base + 1, base + 2, base + 3, base + 4,
-                                                     base + 5});
+        &allocator_, Shape{2, 3},
+        std::vector<float>{base, base + 1, base + 2, base + 3, base + 4, base + 5});
     auto result = (*harness)->runtime->RunStep({{"x", x}});
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->fetches.at("reshaped").shape(), Shape({3, 2}));

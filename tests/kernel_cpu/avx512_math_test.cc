@@ -50,9 +50,11 @@ TEST(Avx512MathTest, ExpIsWithinTwoUlpsOfTheCLibrary) {
 TEST(Avx512MathTest, ExpLimits) {
   if (!HasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU (or SBPFLOW_NO_AVX512)";
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> x = {0.0f, -0.0f, 1.0f, 89.0f, 100.0f, inf, -inf, -104.0f,
-                          -1000.0f, std::numeric_limits<float>::quiet_NaN(), -100.0f, 88.5f,
-                          -87.5f, 0.5f, -0.5f, 2.0f};
+  std::vector<float> x = {
+      0.0f,    -0.0f, 1.0f,    89.0f,    100.0f,
+      inf,     -inf,  -104.0f, -1000.0f, std::numeric_limits<float>::quiet_NaN(),
+      -100.0f, 88.5f, -87.5f,  0.5f,     -0.5f,
+      2.0f};
   const std::vector<float> y = ExpAll(x);
   EXPECT_EQ(y[0], 1.0f);
   EXPECT_EQ(y[1], 1.0f);
@@ -83,9 +85,14 @@ TEST(Avx512MathTest, ExpDoubleIsAccurate) {
     }
   }
   EXPECT_LT(worst, 1e-15);
-  double limits[8] = {0.0, 710.0, -746.0, std::numeric_limits<double>::infinity(),
+  double limits[8] = {0.0,
+                      710.0,
+                      -746.0,
+                      std::numeric_limits<double>::infinity(),
                       -std::numeric_limits<double>::infinity(),
-                      std::numeric_limits<double>::quiet_NaN(), 1.0, -1.0};
+                      std::numeric_limits<double>::quiet_NaN(),
+                      1.0,
+                      -1.0};
   double y[8];
   ExpDoubleOf(limits, y);
   EXPECT_EQ(y[0], 1.0);

@@ -29,8 +29,8 @@ Problem MakeProblem(bool transpose_a, bool transpose_b, int64_t m, int64_t n, in
                     int64_t padding, uint32_t seed) {
   Problem problem;
   GemmRequest& request = problem.request;
-  request = GemmRequest{.transpose_a = transpose_a, .transpose_b = transpose_b, .m = m, .n = n,
-                        .k = k};
+  request =
+      GemmRequest{.transpose_a = transpose_a, .transpose_b = transpose_b, .m = m, .n = n, .k = k};
   const int64_t a_rows = transpose_a ? k : m;
   request.lda = (transpose_a ? m : k) + padding;
   const int64_t b_rows = transpose_b ? n : k;
@@ -59,7 +59,8 @@ std::vector<double> Reference(const Problem& problem, double alpha, double beta)
     for (int64_t j = 0; j < r.n; ++j) {
       double sum = 0;
       for (int64_t p = 0; p < r.k; ++p) {
-        sum += At(problem.a, r.lda, r.transpose_a, i, p) * At(problem.b, r.ldb, r.transpose_b, p, j);
+        sum +=
+            At(problem.a, r.lda, r.transpose_a, i, p) * At(problem.b, r.ldb, r.transpose_b, p, j);
       }
       const double old = beta == 0 ? 0.0 : beta * problem.c[i * r.ldc + j];
       out[i * r.ldc + j] = alpha * sum + old;
@@ -180,8 +181,8 @@ TEST(GemmTest, OpenBlasMatchesReference) {
 }
 
 TEST(GemmTest, DoubleGemmMatchesReference) {
-  const GemmRequest request{.transpose_b = true, .m = 3, .n = 2, .k = 4, .lda = 4, .ldb = 4,
-                            .ldc = 2};
+  const GemmRequest request{
+      .transpose_b = true, .m = 3, .n = 2, .k = 4, .lda = 4, .ldb = 4, .ldc = 2};
   const std::vector<double> a = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   const std::vector<double> b = {1, 0, 1, 0, 0, 1, 0, 1};
   std::vector<double> c(6, 1.0);

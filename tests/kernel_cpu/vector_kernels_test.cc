@@ -105,8 +105,8 @@ TEST(VectorKernelsTest, GeluAndGeluGradMatchF64) {
 
 TEST(VectorKernelsTest, GeluTailsAndZero) {
   const Shape shape{18};
-  const std::vector<float> values = {-100, -30, -12, -5, -1e-3f, 0, 1e-3f, 5, 12, 30,
-                                     100, -0.5f, 0.5f, 3, -3, 1, -1, 2};
+  const std::vector<float> values = {-100, -30, -12,   -5,   -1e-3f, 0,  1e-3f, 5,  12,
+                                     30,   100, -0.5f, 0.5f, 3,      -3, 1,     -1, 2};
   const Tensor x = Tensor::FromVector(Host(), shape, values);
   const Tensor y = RunKernel("Gelu", DataType::kFloat32, {}, {x}, {shape})[0];
   const Tensor ones = Tensor::FromVector(Host(), shape, std::vector<float>(18, 1.0f));
@@ -130,8 +130,10 @@ TEST(VectorKernelsTest, SoftmaxAndSoftmaxGradMatchF64) {
     const Pair dy = RandomPair(shape, -1.0f, 1.0f, 300 + width);
     const AttrMap attrs{{"axis", int64_t{-1}}};
     const std::string label = absl::StrCat("width ", width);
-    const std::vector<Tensor> y32 = RunKernel("Softmax", DataType::kFloat32, attrs, {x.f32}, {shape});
-    const std::vector<Tensor> y64 = RunKernel("Softmax", DataType::kFloat64, attrs, {x.f64}, {shape});
+    const std::vector<Tensor> y32 =
+        RunKernel("Softmax", DataType::kFloat32, attrs, {x.f32}, {shape});
+    const std::vector<Tensor> y64 =
+        RunKernel("Softmax", DataType::kFloat64, attrs, {x.f64}, {shape});
     ExpectClose(y32[0], y64[0], 1e-7, 1e-6, "Softmax " + label);
     // The gradient from the same y in both precisions.
     std::vector<double> y_values(y32[0].data<float>(), y32[0].data<float>() + shape.NumElements());
@@ -159,8 +161,8 @@ TEST(VectorKernelsTest, SoftmaxOfMaskedRowsIgnoresTheMask) {
 }
 
 TEST(VectorKernelsTest, CrossEntropyAndGradientMatchF64) {
-  for (int64_t classes : {int64_t{1}, int64_t{7}, int64_t{10}, int64_t{16}, int64_t{17},
-                          int64_t{256}}) {
+  for (int64_t classes :
+       {int64_t{1}, int64_t{7}, int64_t{10}, int64_t{16}, int64_t{17}, int64_t{256}}) {
     const int64_t rows = 5;
     const Shape shape{rows, classes};
     const Pair logits = RandomPair(shape, -30.0f, 30.0f, 7 + classes);
@@ -205,9 +207,9 @@ TEST(VectorKernelsTest, LayerNormAndGradientMatchF64) {
     if (width > 1) ExpectClose(out32[2], out64[2], 0, 1e-5, "LayerNorm rstd " + label);
     // The gradient from the same saved statistics in both precisions.
     auto widen = [](const Tensor& t) {
-      return Tensor::FromVector(Host(), t.shape(),
-                                std::vector<double>(t.data<float>(),
-                                                    t.data<float>() + t.num_elements()));
+      return Tensor::FromVector(
+          Host(), t.shape(),
+          std::vector<double>(t.data<float>(), t.data<float>() + t.num_elements()));
     };
     const std::vector<Shape> grad_shapes = {shape, Shape{width}, Shape{width}};
     const std::vector<Tensor> grad32 =
@@ -258,8 +260,7 @@ TEST(VectorKernelsTest, AdamUpdateIsBitExact) {
       const double beta2 = 0.999, epsilon = 1e-8, weight_decay = 0.01, lr_value = 3e-4f;
       // The kernel's formula (optimizer_kernels.cc), scalar.
       const double t = 5;
-      const float negative_step_size =
-          static_cast<float>(-(lr_value / (1 - std::pow(beta1, t))));
+      const float negative_step_size = static_cast<float>(-(lr_value / (1 - std::pow(beta1, t))));
       const float correction2 = static_cast<float>(std::sqrt(1 - std::pow(beta2, t)));
       const float shrink = static_cast<float>(1 - lr_value * weight_decay);
       const float weight = static_cast<float>(1 - beta1);
