@@ -36,6 +36,9 @@ class Builder {
       SBP_RETURN_IF_ERROR(WireOp(index));
     }
     SBP_RETURN_IF_ERROR(WireFetches());
+    for (int index = 0; index < static_cast<int>(plan_.ops.size()); ++index) {
+      graph_.actors[index].aliases_input = MayAliasInput(index);
+    }
     return std::move(graph_);
   }
 
@@ -43,6 +46,25 @@ class Builder {
   template <typename... Parts>
   absl::Status OpError(const PlanOp& op, const Parts&... parts) {
     return absl::InvalidArgumentError(absl::StrCat("op '", op.name, "': ", parts...));
+  }
+
+  // Reshape only reinterprets its input's bytes. Sharing them is safe unless
+  // an op writes the input or the output in place: a writer waits only for
+  // the readers of its own register, not for those of an alias.
+  bool MayAliasInput(int index) const {
+    const PlanOp& op = plan_.ops[index];
+    if (op.kind != PlanOpKind::kKernel || op.type != "Reshape" || op.inputs.size() != 1 ||
+        op.outputs.size() != 1 || !op.mutable_inputs.empty()) {
+      return false;
+    }
+    const PlanValue& input = op.inputs[0];
+    const TensorType& input_type = plan_.ops[input.op].outputs[input.output];
+    if (input_type.dtype != op.outputs[0].dtype ||
+        input_type.shape.NumElements() != op.outputs[0].shape.NumElements()) {
+      return false;
+    }
+    return graph_.actors[input.op].outputs[input.output].mutator < 0 &&
+           graph_.actors[index].outputs[0].mutator < 0;
   }
 
   absl::Status CheckFeeds() {

@@ -72,6 +72,11 @@ struct ActorWiring {
   std::vector<OutputWiring> outputs;
   // kKernel: the registry kernel (owned by the registry).
   const KernelFn* kernel = nullptr;
+  // A Reshape whose output may share its input's buffer: the runtime then
+  // publishes the input under the output's shape instead of running the
+  // kernel (no copy, no allocation). Set when no op writes either value in
+  // place, so no one can observe that they share memory.
+  bool aliases_input = false;
 };
 
 struct ActorGraph {

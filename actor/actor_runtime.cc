@@ -1,6 +1,7 @@
 #include "actor/actor_runtime.h"
 
 #include <cblas.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <thread>
@@ -95,6 +96,16 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
   // Kernels are single-threaded (and so deterministic); parallelism comes
   // from running actors side by side.
   openblas_set_num_threads(1);
+#ifdef __GLIBC__
+  // Every step frees and reallocates registers of the same sizes. With
+  // glibc's defaults, blocks above the (adaptive) mmap threshold go back to
+  // the kernel on free and freed heap tops are trimmed, so each step would
+  // page-fault its large registers in again (measured: thousands of faults
+  // per GPT step). Fixed limits keep freed blocks in the heap for reuse.
+  // Process-wide, like the OpenBLAS thread count above.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 
   std::unique_ptr<ActorRuntime> runtime(new ActorRuntime());
   ActorRuntime& self = *runtime;
@@ -340,6 +351,10 @@ void ActorRuntime::Fire(int actor, TraceEvent* event) {
 absl::Status ActorRuntime::RunKernel(int actor, int firing) {
   ActorState& state = states_[actor];
   const PlanOp& op = plan_->ops[actor];
+  if (graph_.actors[actor].aliases_input) {
+    state.output_values[0] = state.input_values[0].Reshaped(op.outputs[0].shape);
+    return absl::OkStatus();
+  }
   Allocator* allocator = devices_[op.device]->allocator();
   for (size_t output = 0; output < op.outputs.size(); ++output) {
     state.output_values[output] =

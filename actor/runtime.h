@@ -13,7 +13,8 @@
 // lane (its own thread) so collectives overlap compute. Register memory comes
 // from the device's allocator when an op fires and returns when the last
 // consumer frees the register, so the allocator's peak is the measured peak
-// memory of the device.
+// memory of the device. A Reshape publishes its input's buffer under the new
+// shape (no copy) unless an op writes either value in place.
 //
 // A step runs every per-micro-batch op plan.micro_batches times and every
 // per-step op once; steps do not overlap. A watchdog fails a step that makes

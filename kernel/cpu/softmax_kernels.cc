@@ -3,13 +3,19 @@
 // Every reduction subtracts the maximum of its slice first, so large logits
 // (1000, 1001, ...) never overflow exp. Sums accumulate in double so that f32
 // results do not depend on the length of the axis more than necessary.
+//
+// On AVX-512 CPUs, f32 rows along a contiguous last axis take vector paths
+// that compute the same expressions (exp through avx512.h, sums in double).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "kernel/cpu/avx512.h"
 #include "kernel/cpu/cpu_kernels.h"
 #include "kernel/cpu/kernel_util.h"
 
@@ -51,6 +57,60 @@ T SliceMax(const T* x, int64_t base, const AxisView& view) {
   return max;
 }
 
+SBP_AVX512 float RowMaxAvx512(const float* x, int64_t size) {
+  __m512 max = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t k = 0; k < size; k += 16) {
+    const __mmask16 mask = cpu::TailMask(size - k);
+    max = _mm512_mask_max_ps(max, mask, max, _mm512_maskz_loadu_ps(mask, x + k));
+  }
+  return _mm512_reduce_max_ps(max);
+}
+
+// y = softmax(x) for `rows` contiguous rows of `size`.
+SBP_AVX512 void SoftmaxRowsAvx512(const float* x, float* y, int64_t rows, int64_t size) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* x_row = x + row * size;
+    float* y_row = y + row * size;
+    const __m512 max = _mm512_set1_ps(RowMaxAvx512(x_row, size));
+    __m512d sum = _mm512_setzero_pd();
+    for (int64_t k = 0; k < size; k += 16) {
+      const __mmask16 mask = cpu::TailMask(size - k);
+      const __m512 e = cpu::Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x_row + k), max));
+      _mm512_mask_storeu_ps(y_row + k, mask, e);
+      sum = _mm512_add_pd(sum, cpu::WidenAndFold(_mm512_maskz_mov_ps(mask, e)));
+    }
+    const __m512 inverse = _mm512_set1_ps(static_cast<float>(1.0 / _mm512_reduce_add_pd(sum)));
+    for (int64_t k = 0; k < size; k += 16) {
+      const __mmask16 mask = cpu::TailMask(size - k);
+      _mm512_mask_storeu_ps(y_row + k, mask,
+                            _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, y_row + k), inverse));
+    }
+  }
+}
+
+// dx = y (dy - Σ dy·y) for contiguous rows; the dot product in double.
+SBP_AVX512 void SoftmaxGradRowsAvx512(const float* dy, const float* y, float* dx, int64_t rows,
+                                      int64_t size) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t base = row * size;
+    __m512d dot = _mm512_setzero_pd();
+    for (int64_t k = 0; k < size; k += 8) {
+      const __mmask8 mask = static_cast<__mmask8>(cpu::TailMask(size - k));
+      const __m512d dy_values = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, dy + base + k));
+      const __m512d y_values = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, y + base + k));
+      dot = _mm512_add_pd(dot, _mm512_mul_pd(dy_values, y_values));
+    }
+    const __m512 total = _mm512_set1_ps(static_cast<float>(_mm512_reduce_add_pd(dot)));
+    for (int64_t k = 0; k < size; k += 16) {
+      const __mmask16 mask = cpu::TailMask(size - k);
+      const __m512 y_values = _mm512_maskz_loadu_ps(mask, y + base + k);
+      const __m512 dy_values = _mm512_maskz_loadu_ps(mask, dy + base + k);
+      _mm512_mask_storeu_ps(dx + base + k, mask,
+                            _mm512_mul_ps(y_values, _mm512_sub_ps(dy_values, total)));
+    }
+  }
+}
+
 template <typename T>
 struct SoftmaxKernel {
   static absl::Status Compute(KernelContext& context) {
@@ -59,6 +119,12 @@ struct SoftmaxKernel {
     if (view.size == 0) return absl::OkStatus();
     const T* x = input.data<T>();
     T* y = context.output(0).data<T>();
+    if constexpr (std::is_same_v<T, float>) {
+      if (view.inner == 1 && cpu::HasAvx512()) {
+        SoftmaxRowsAvx512(x, y, view.outer, view.size);
+        return absl::OkStatus();
+      }
+    }
     const int64_t stride = view.inner;
     ForEachSlice(view, [&](int64_t base) {
       const T max = SliceMax(x, base, view);
@@ -106,6 +172,12 @@ struct SoftmaxGradKernel {
     const T* dy = context.input(0).data<T>();
     const T* y = y_tensor.data<T>();
     T* dx = context.output(0).data<T>();
+    if constexpr (std::is_same_v<T, float>) {
+      if (view.inner == 1 && cpu::HasAvx512()) {
+        SoftmaxGradRowsAvx512(dy, y, dx, view.outer, view.size);
+        return absl::OkStatus();
+      }
+    }
     const int64_t stride = view.inner;
     ForEachSlice(view, [&](int64_t base) {
       double dot = 0;
@@ -165,6 +237,57 @@ absl::StatusOr<double> MeanDivisor(const KernelContext& context, int64_t num_lab
   return static_cast<double>(count > 0 ? count : num_labels);
 }
 
+// Σ_c e^(x[c] - max) of a row, exp and sum in double.
+SBP_AVX512 double RowExpSumAvx512(const float* x, int64_t classes, float max) {
+  const __m256 max_vector = _mm256_set1_ps(max);
+  __m512d sum = _mm512_setzero_pd();
+  for (int64_t c = 0; c < classes; c += 8) {
+    const __mmask8 mask = static_cast<__mmask8>(cpu::TailMask(classes - c));
+    const __m256 shifted = _mm256_sub_ps(_mm256_maskz_loadu_ps(mask, x + c), max_vector);
+    sum = _mm512_add_pd(sum, _mm512_maskz_mov_pd(mask, cpu::ExpDouble(_mm512_cvtps_pd(shifted))));
+  }
+  return _mm512_reduce_add_pd(sum);
+}
+
+// The cross-entropy of contiguous rows of logits: Σ_rows logsumexp - x[label].
+SBP_AVX512 double CrossEntropySumAvx512(const float* logits, const std::vector<int64_t>& labels,
+                                        int64_t classes) {
+  double total = 0;
+  for (size_t row = 0; row < labels.size(); ++row) {
+    const float* x = logits + row * classes;
+    const float max = RowMaxAvx512(x, classes);
+    const double sum = RowExpSumAvx512(x, classes, max);
+    total += std::log(sum) - static_cast<double>(x[labels[row]] - max);
+  }
+  return total;
+}
+
+// dlogits = (softmax(logits) - onehot(labels)) · scale, as the portable loop:
+// e in double, stored as f32, then scaled by scale / Σ e in double.
+SBP_AVX512 void CrossEntropyGradAvx512(const float* logits, const std::vector<int64_t>& labels,
+                                       int64_t classes, double scale, float* dlogits) {
+  for (size_t row = 0; row < labels.size(); ++row) {
+    const float* x = logits + row * classes;
+    float* dx = dlogits + row * classes;
+    const __m256 max = _mm256_set1_ps(RowMaxAvx512(x, classes));
+    __m512d sum = _mm512_setzero_pd();
+    for (int64_t c = 0; c < classes; c += 8) {
+      const __mmask8 mask = static_cast<__mmask8>(cpu::TailMask(classes - c));
+      const __m256 shifted = _mm256_sub_ps(_mm256_maskz_loadu_ps(mask, x + c), max);
+      const __m512d e = _mm512_maskz_mov_pd(mask, cpu::ExpDouble(_mm512_cvtps_pd(shifted)));
+      _mm256_mask_storeu_ps(dx + c, mask, _mm512_cvtpd_ps(e));
+      sum = _mm512_add_pd(sum, e);
+    }
+    const __m512d factor = _mm512_set1_pd(scale / _mm512_reduce_add_pd(sum));
+    for (int64_t c = 0; c < classes; c += 8) {
+      const __mmask8 mask = static_cast<__mmask8>(cpu::TailMask(classes - c));
+      const __m512d e = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, dx + c));
+      _mm256_mask_storeu_ps(dx + c, mask, _mm512_cvtpd_ps(_mm512_mul_pd(e, factor)));
+    }
+    dx[labels[row]] = static_cast<float>(dx[labels[row]] - scale);
+  }
+}
+
 // loss = Σ_rows (logsumexp(row) - row[label]) / count. With no rows (an
 // empty local shard) the loss is 0 rather than 0/0.
 template <typename T>
@@ -177,6 +300,13 @@ struct SoftmaxCrossEntropyKernel {
     SBP_ASSIGN_OR_RETURN(double divisor, MeanDivisor(context, rows));
     const T* logits = logits_tensor.data<T>();
     double total = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      if (cpu::HasAvx512()) {
+        total = CrossEntropySumAvx512(logits, labels, classes);
+        context.output(0).data<T>()[0] = static_cast<T>(rows == 0 ? 0.0 : total / divisor);
+        return absl::OkStatus();
+      }
+    }
     for (int64_t row = 0; row < rows; ++row) {
       const T* x = logits + row * classes;
       T max = x[0];
@@ -203,6 +333,12 @@ struct SoftmaxCrossEntropyGradKernel {
     const double scale = static_cast<double>(context.input(0).data<T>()[0]) / divisor;
     const T* logits = logits_tensor.data<T>();
     T* dlogits = context.output(0).data<T>();
+    if constexpr (std::is_same_v<T, float>) {
+      if (cpu::HasAvx512()) {
+        CrossEntropyGradAvx512(logits, labels, classes, scale, dlogits);
+        return absl::OkStatus();
+      }
+    }
     for (int64_t row = 0; row < rows; ++row) {
       const T* x = logits + row * classes;
       T* dx = dlogits + row * classes;
