@@ -1,20 +1,48 @@
-// MatMul and BatchMatMul through cpu::Gemm (kernel/cpu/gemm.h: sbpflow's
-// AVX-512 kernel where the CPU has it, else OpenBLAS). Transposes are flags on
+// MatMul and BatchMatMul through OpenBLAS GEMM. Transposes are BLAS flags on
 // the row-major buffers, never copies. OpenBLAS's thread count belongs to the
-// runtime; for a fixed thread count results are deterministic.
+// runtime; for a fixed thread count its results are deterministic.
+#include <cblas.h>
+
+#include <limits>
+
 #include "base/status_macros.h"
+#include "glog/logging.h"
 #include "kernel/cpu/cpu_kernels.h"
-#include "kernel/cpu/gemm.h"
 #include "kernel/cpu/kernel_util.h"
 
 namespace sbpflow {
 namespace {
 
-using cpu::GemmRequest;
+// C[m, n] = op(A) op(B) with row-major leading dimensions.
+struct GemmRequest {
+  bool transpose_a = false;
+  bool transpose_b = false;
+  int64_t m = 0;
+  int64_t n = 0;
+  int64_t k = 0;
+  int64_t lda = 0;
+  int64_t ldb = 0;
+  int64_t ldc = 0;
+};
 
-template <typename T>
-void Gemm(const GemmRequest& request, const T* a, const T* b, T* c) {
-  cpu::Gemm(request, T(1), a, b, T(0), c);
+// Shapes were validated by graph inference; BLAS takes 32-bit extents.
+blasint BlasExtent(int64_t value) {
+  CHECK_LE(value, std::numeric_limits<blasint>::max()) << "matrix extent too large for BLAS";
+  return static_cast<blasint>(value);
+}
+
+void Gemm(const GemmRequest& request, const float* a, const float* b, float* c) {
+  cblas_sgemm(CblasRowMajor, request.transpose_a ? CblasTrans : CblasNoTrans,
+              request.transpose_b ? CblasTrans : CblasNoTrans, BlasExtent(request.m),
+              BlasExtent(request.n), BlasExtent(request.k), 1.0f, a, BlasExtent(request.lda), b,
+              BlasExtent(request.ldb), 0.0f, c, BlasExtent(request.ldc));
+}
+
+void Gemm(const GemmRequest& request, const double* a, const double* b, double* c) {
+  cblas_dgemm(CblasRowMajor, request.transpose_a ? CblasTrans : CblasNoTrans,
+              request.transpose_b ? CblasTrans : CblasNoTrans, BlasExtent(request.m),
+              BlasExtent(request.n), BlasExtent(request.k), 1.0, a, BlasExtent(request.lda), b,
+              BlasExtent(request.ldb), 0.0, c, BlasExtent(request.ldc));
 }
 
 struct Transposes {
