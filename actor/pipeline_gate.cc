@@ -126,7 +126,8 @@ std::string PipelineGates::Describe(int op) {
   const auto& [group, micro_batch] = device.steps[device.cursor];
   return absl::StrCat("rank ", device.rank, " is at instruction ", device.cursor + 1, " of ",
                       device.steps.size(), ": ", PhaseName(device.groups[group].phase),
-                      " micro-batch ", micro_batch, " chunk ", device.groups[group].chunk);
+                      " micro-batch ", micro_batch, " chunk ", device.groups[group].chunk, ", ",
+                      device.fired, " of ", device.groups[group].ops.size(), " ops done");
 }
 
 }  // namespace sbpflow

@@ -80,12 +80,11 @@ absl::Status Run(const BenchRequest& request) {
   // In file order: the batches are the same whatever the seed of the weights.
   SBP_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> dataset,
                        OpenJobData(options, graph, /*shuffle=*/false, /*test_split=*/false));
-  Graph training = graph;
-  SBP_RETURN_IF_ERROR(BuildTrainingGraph(&training, ops, optimizer).status());
+
   VariableStore* variables = nullptr;
   std::unique_ptr<VariableStore> store;
   SBP_ASSIGN_OR_RETURN(PlanRunner runner,
-                       StartPlan(job, options, std::move(training), &variables, &store));
+                       StartPlan(job, options, graph, &optimizer, &variables, &store));
   if (!request.init_from.empty()) {
     SBP_RETURN_IF_ERROR(LoadCheckpoint(request.init_from, variables, std::cerr));
   }

@@ -7,6 +7,7 @@
 #include "graph/shape_inference.h"
 #include "sbp/lowering.h"
 #include "sbp/pipeline.h"
+#include "graph/optimizers/optimizer.h"
 
 namespace sbpflow {
 
@@ -54,7 +55,8 @@ absl::StatusOr<std::vector<Placement>> JobPlacements(const ParallelOptions& opti
 absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
                                           const SbpRuleRegistry& rules,
                                           const ParallelOptions& options,
-                                          const std::vector<std::string>& fetches) {
+                                          const std::vector<std::string>& fetches,
+                                          const Graph* full_batch_graph) {
   CompiledPlan compiled;
   SBP_ASSIGN_OR_RETURN(compiled.rank_placements, JobPlacements(options));
   compiled.placement = compiled.rank_placements[0];
@@ -65,25 +67,12 @@ absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
     return absl::InvalidArgumentError(
         absl::StrCat("--micro-batches must be >= 1, got ", options.micro_batches));
   }
-  const int virtual_stages = options.pipeline * options.chunks;
-  if (virtual_stages > 1) SBP_RETURN_IF_ERROR(AssignStages(&graph, ops, virtual_stages));
-
-  // Inference and lowering see one micro-batch; counts and feeds the step.
-  Graph micro_batch = graph;
-  if (options.micro_batches > 1) {
-    const std::string& features = graph.signature().features;
-    std::optional<int> node = features.empty() ? std::nullopt : graph.FindNode(features);
-    if (!node.has_value()) {
-      return absl::InvalidArgumentError("--micro-batches needs a graph that names its features");
-    }
-    const int64_t batch = graph.node(*node).outputs[0].shape.dim(0);
-    if (batch % options.micro_batches != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("--batch ", batch,
-                                                     " is not a multiple of --micro-batches ",
-                                                     options.micro_batches));
-    }
-    SBP_RETURN_IF_ERROR(InferGraphShapes(&micro_batch, ops, batch / options.micro_batches));
+  if (options.micro_batches > 1 && full_batch_graph == nullptr) {
+    return absl::InvalidArgumentError("micro-batches need the graph at the whole step's batch");
   }
+  const int virtual_stages = options.pipeline * options.chunks;
+  Graph& micro_batch = graph;
+  if (virtual_stages > 1) SBP_RETURN_IF_ERROR(AssignStages(&micro_batch, ops, virtual_stages));
   SBP_RETURN_IF_ERROR(ApplyStrategy(&micro_batch, compiled.placement, options.strategy));
   SbpInferenceOptions inference;
   inference.placement = compiled.placement;
@@ -95,13 +84,14 @@ absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
   inference.link = options.link;
   SBP_ASSIGN_OR_RETURN(compiled.layouts, InferSbp(micro_batch, ops, rules, inference));
   LoweringOptions lowering;
+  lowering.devices.clear();
   for (const Placement& placement : compiled.rank_placements) {
     for (const Device& device : placement.devices()) lowering.devices.push_back(device);
   }
   lowering.fetches = fetches;
   lowering.link = options.link;
   lowering.micro_batches = options.micro_batches;
-  lowering.full_batch_graph = &graph;
+  lowering.full_batch_graph = full_batch_graph;
   lowering.pipeline_ranks = options.pipeline;
   SBP_ASSIGN_OR_RETURN(compiled.plan, LowerGraph(micro_batch, compiled.layouts, ops, lowering));
   if (options.bucket_bytes > 0) {
@@ -110,6 +100,38 @@ absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
   }
   compiled.graph = std::move(micro_batch);
   return compiled;
+}
+
+absl::StatusOr<int64_t> GraphBatch(const Graph& graph) {
+  const std::string& features = graph.signature().features;
+  std::optional<int> node = features.empty() ? std::nullopt : graph.FindNode(features);
+  if (!node.has_value() || graph.node(*node).outputs[0].shape.rank() == 0) {
+    return absl::InvalidArgumentError("field 'signature.features': micro-batches need the "
+                                      "graph's features placeholder to find the batch");
+  }
+  return graph.node(*node).outputs[0].shape.dim(0);
+}
+
+absl::StatusOr<CompiledPlan> CompileTrainingGraph(const Graph& forward, const OpRegistry& ops,
+                                                  const SbpRuleRegistry& rules,
+                                                  const OptimizerOptions& optimizer,
+                                                  const ParallelOptions& options,
+                                                  const std::vector<std::string>& fetches) {
+  Graph full = forward;
+  SBP_RETURN_IF_ERROR(BuildTrainingGraph(&full, ops, optimizer).status());
+  if (options.micro_batches <= 1) return CompileGraph(std::move(full), ops, rules, options, fetches);
+  SBP_ASSIGN_OR_RETURN(const int64_t batch, GraphBatch(forward));
+  if (batch % options.micro_batches != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch ", batch,
+                                                   " is not a multiple of --micro-batches ",
+                                                   options.micro_batches));
+  }
+  // The same builders at the micro-batch's size give the same nodes, with
+  // every shape-carrying attr (reshapes, broadcasts of gradients) right.
+  Graph micro_batch = forward;
+  SBP_RETURN_IF_ERROR(InferGraphShapes(&micro_batch, ops, batch / options.micro_batches));
+  SBP_RETURN_IF_ERROR(BuildTrainingGraph(&micro_batch, ops, optimizer).status());
+  return CompileGraph(std::move(micro_batch), ops, rules, options, fetches, &full);
 }
 
 std::string DescribePlacements(const CompiledPlan& compiled) {

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "graph/graph.h"
 #include "graph/op_registry.h"
+#include "graph/optimizers/optimizer.h"
 #include "sbp/boxing/boxing_plan.h"
 #include "sbp/bucketing.h"
 #include "sbp/physical_plan.h"
@@ -56,15 +57,26 @@ struct CompiledPlan {
   std::vector<NodeLayout> layouts;
 };
 
-// Compiles `graph` (a training graph, its shapes inferred for one step's
-// batch): stage assignment when pipelined, presets, SBP inference on the
-// micro-batch's shapes, lowering, gradient bucketing. `fetches` are extra
-// tensors to fetch (see LoweringOptions). Errors: those of each pass, and a
-// batch that is not a multiple of --micro-batches.
+// Compiles `graph` (its shapes those of one micro-batch): stage assignment
+// when pipelined, presets, SBP inference, lowering, gradient bucketing.
+// With micro-batches, `full_batch_graph` is the same graph at the whole
+// step's batch (counts of means and feed shapes come from it). `fetches` are
+// extra tensors to fetch (see LoweringOptions). Errors: those of each pass.
 absl::StatusOr<CompiledPlan> CompileGraph(Graph graph, const OpRegistry& ops,
                                           const SbpRuleRegistry& rules,
                                           const ParallelOptions& options,
-                                          const std::vector<std::string>& fetches = {});
+                                          const std::vector<std::string>& fetches = {},
+                                          const Graph* full_batch_graph = nullptr);
+
+// Builds the training graph of `forward` (inferred at the step's batch) with
+// `optimizer`, at the micro-batch's size and at the step's, and compiles it.
+// Errors: a batch that is not a multiple of --micro-batches, and those of
+// BuildTrainingGraph and CompileGraph.
+absl::StatusOr<CompiledPlan> CompileTrainingGraph(const Graph& forward, const OpRegistry& ops,
+                                                  const SbpRuleRegistry& rules,
+                                                  const OptimizerOptions& optimizer,
+                                                  const ParallelOptions& options,
+                                                  const std::vector<std::string>& fetches = {});
 
 // "cpu:0-3 2x2 (dp,tp)", or with a pipeline "2 pipeline ranks: cpu:0-3 2x2
 // (dp,tp) | cpu:4-7 2x2 (dp,tp)".

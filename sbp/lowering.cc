@@ -240,12 +240,13 @@ class Lowerer {
     }
     const Frequency frequency = plan_.ops[produced.begin()->second.op].frequency;
     const int stage = plan_.ops[produced.begin()->second.op].stage;
+    const int chunk = plan_.ops[produced.begin()->second.op].chunk;
     const Phase phase = plan_.ops[produced.begin()->second.op].phase;
     DeviceValues current = produced;
     const std::string base = absl::StrCat(graph_.RefName(ref), "/boxing", boxed_.size());
     for (size_t step_index = 0; step_index < boxing->steps.size(); ++step_index) {
       current = EmitStep(boxing->steps[step_index], current, type,
-                         absl::StrCat(base, "/", step_index), frequency, stage, phase,
+                         absl::StrCat(base, "/", step_index), frequency, stage, chunk, phase,
                          graph_.node(ref.node).name);
     }
     boxed_.push_back(BoxedValue{ref, target, accumulate, current});
@@ -254,7 +255,7 @@ class Lowerer {
 
   DeviceValues EmitStep(const BoxingStep& step, const DeviceValues& current,
                         const TensorType& type, const std::string& name, Frequency frequency,
-                        int stage, Phase phase, const std::string& logical_node) {
+                        int stage, int chunk, Phase phase, const std::string& logical_node) {
     DeviceValues result;
     const std::string kind(BoxingKindName(step.kind));
     auto base_op = [&](int device) {
@@ -262,6 +263,7 @@ class Lowerer {
       op.device = device;
       op.frequency = frequency;
       op.stage = stage;
+      op.chunk = chunk;
       op.phase = phase;
       op.logical_node = logical_node;
       return op;

@@ -131,8 +131,8 @@ absl::Status AssignStages(Graph* graph, const OpRegistry& ops, int stages) {
     }
     if (static_cast<int>(layers.size()) < stages) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--pipeline ", stages, ": the graph has ", layers.size(), " layers (",
-          absl::StrJoin(layers, ", "), ") to spread over ", stages, " stages"));
+          "the pipeline has ", stages, " stages (--pipeline x --chunks) but the graph has only ",
+          layers.size(), " layers (", absl::StrJoin(layers, ", "), ")"));
     }
     std::vector<Cost> costs(layers.size());
     for (int index = 0; index < count; ++index) {

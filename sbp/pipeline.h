@@ -24,8 +24,9 @@
 namespace sbpflow {
 
 // Sets Node::stage on every node of `graph` (a training graph) to a value in
-// [0, stages). Errors (InvalidArgument): fewer layers than stages ("--pipeline
-// 4: the graph has 3 layers (layer0, layer1, loss) to spread over 4 stages");
+// [0, stages). Errors (InvalidArgument): fewer layers than stages ("the
+// pipeline has 4 stages (--pipeline x --chunks) but the graph has only 3
+// layers (layer0, layer1, loss)");
 // a stage annotation outside [0, stages); annotations on only some forward
 // compute nodes.
 absl::Status AssignStages(Graph* graph, const OpRegistry& ops, int stages);

@@ -27,9 +27,8 @@ absl::Status Compile(const CompileRequest& request, const CommandContext& contex
   SBP_ASSIGN_OR_RETURN(auto rules, BuildBuiltinSbpRules());
   SBP_ASSIGN_OR_RETURN(Graph graph, LoadJobGraph(request.job.graph_path, *context.ops,
                                                  request.job.batch, /*need_loss=*/true));
-  SBP_RETURN_IF_ERROR(BuildTrainingGraph(&graph, *context.ops, optimizer).status());
   SBP_ASSIGN_OR_RETURN(CompiledPlan compiled,
-                       CompileJobPlan(*context.ops, rules, request.job, std::move(graph)));
+                       CompileJobPlan(*context.ops, rules, request.job, graph, &optimizer));
   SBP_RETURN_IF_ERROR(WritePlanFile(compiled.plan, request.output));
   const std::vector<DeviceReport> reports = ReportPlan(compiled.plan);
   int64_t collectives = 0;

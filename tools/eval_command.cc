@@ -35,7 +35,7 @@ absl::Status Eval(const EvalRequest& request, const CommandContext& context) {
   std::unique_ptr<VariableStore> store;
   SBP_ASSIGN_OR_RETURN(Graph graph,
                        LoadJobGraph(request.job.graph_path, job.ops(), request.job.batch, true));
-  SBP_ASSIGN_OR_RETURN(PlanRunner first, StartPlan(job, request.job, graph, &variables, &store));
+  SBP_ASSIGN_OR_RETURN(PlanRunner first, StartPlan(job, request.job, graph, nullptr, &variables, &store));
   SBP_RETURN_IF_ERROR(LoadCheckpoint(request.init_from, variables, *context.err));
   SBP_ASSIGN_OR_RETURN(EvaluationResult result, Evaluate(job, request.job, &first.compiled,
                                                          &variables, &store, request.batches));

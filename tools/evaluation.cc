@@ -46,7 +46,7 @@ class BatchRunner {
                                                 /*need_loss=*/true));
       Graph pinned = graph_;
       if (training_ != nullptr) PinVariableLayouts(*training_, &pinned);
-      SBP_ASSIGN_OR_RETURN(runner_, StartPlan(context_, options, pinned, variables_, created_));
+      SBP_ASSIGN_OR_RETURN(runner_, StartPlan(context_, options, pinned, nullptr, variables_, created_));
       batch_size_ = batch_size;
     }
     const Tensor labels = batch[kLabelsName];

@@ -130,8 +130,11 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, 
 }
 
 absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRuleRegistry& rules,
-                                            const JobOptions& options, Graph graph) {
+                                            const JobOptions& options, const Graph& forward,
+                                            const OptimizerOptions* optimizer) {
   ParallelOptions parallel = options.parallel;
+  // A forward-only plan (evaluation) runs each batch whole.
+  if (optimizer == nullptr) parallel.micro_batches = 1;
   if (options.link_gbps > 0) parallel.link.bytes_per_second = options.link_gbps * 1e9 / 8;
   if (options.link_latency_us > 0) parallel.link.latency_seconds = options.link_latency_us * 1e-6;
   parallel.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
@@ -146,17 +149,21 @@ absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRule
                                        kind, parallel.pipeline, parallel.micro_batches,
                                        parallel.chunks}));
   }
-  SBP_ASSIGN_OR_RETURN(CompiledPlan compiled, CompileGraph(std::move(graph), ops, rules, parallel));
+  SBP_ASSIGN_OR_RETURN(CompiledPlan compiled,
+                       optimizer != nullptr
+                           ? CompileTrainingGraph(forward, ops, rules, *optimizer, parallel)
+                           : CompileGraph(forward, ops, rules, parallel));
   if (schedule.has_value()) SBP_RETURN_IF_ERROR(AttachPipelineSchedule(*schedule, &compiled.plan));
   return compiled;
 }
 
-absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& options, Graph graph,
+absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& options,
+                                     const Graph& forward, const OptimizerOptions* optimizer,
                                      VariableStore** variables,
                                      std::unique_ptr<VariableStore>* created) {
   PlanRunner runner;
-  SBP_ASSIGN_OR_RETURN(runner.compiled,
-                       CompileJobPlan(context.ops(), context.rules(), options, std::move(graph)));
+  SBP_ASSIGN_OR_RETURN(runner.compiled, CompileJobPlan(context.ops(), context.rules(), options,
+                                                       forward, optimizer));
   SBP_RETURN_IF_ERROR(context.StartDevices(runner.compiled.plan.devices, options));
   if (*variables == nullptr) {
     SBP_ASSIGN_OR_RETURN(*created, VariableStore::Create(runner.compiled.plan, options.seed,

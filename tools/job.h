@@ -18,6 +18,7 @@
 #include "io/dataset.h"
 #include "kernel/device_context.h"
 #include "kernel/kernel_registry.h"
+#include "graph/optimizers/optimizer.h"
 #include "sbp/compile.h"
 #include "sbp/sbp_rules.h"
 
@@ -86,14 +87,18 @@ absl::StatusOr<Graph> LoadJobGraph(const std::string& path, const OpRegistry& op
 absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, const Graph& graph,
                                                      bool shuffle, bool test_split);
 
-// Compiles a training (or forward) graph with the job's parallel options,
-// including the pipeline schedule when there is one.
+// Compiles `forward` (inferred at the job's batch) with the job's parallel
+// options: its training graph when `optimizer` is given, else the forward
+// graph alone (one micro-batch); the pipeline schedule is attached when there
+// is one.
 absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRuleRegistry& rules,
-                                            const JobOptions& options, Graph graph);
+                                            const JobOptions& options, const Graph& forward,
+                                            const OptimizerOptions* optimizer);
 
 // Compiles `graph` and starts a runtime for it over `variables` (created
 // from the plan when null; then returned through `created`).
-absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& options, Graph graph,
+absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& options,
+                                     const Graph& forward, const OptimizerOptions* optimizer,
                                      VariableStore** variables,
                                      std::unique_ptr<VariableStore>* created);
 

@@ -129,12 +129,11 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   schedule.warmup_steps = request.warmup_steps;
   schedule.total_steps = total_steps;
 
-  Graph training = graph;
-  SBP_RETURN_IF_ERROR(BuildTrainingGraph(&training, job.ops(), optimizer).status());
+
   VariableStore* variables = nullptr;
   std::unique_ptr<VariableStore> store;
   SBP_ASSIGN_OR_RETURN(PlanRunner runner,
-                       StartPlan(job, options, std::move(training), &variables, &store));
+                       StartPlan(job, options, graph, &optimizer, &variables, &store));
   if (!request.init_from.empty()) {
     SBP_RETURN_IF_ERROR(LoadCheckpoint(request.init_from, variables, *context.err));
   }

@@ -137,7 +137,8 @@ const std::set<std::string>& OpsWithoutKernels() {
 
 // Ops the lowering pass inserts: kernels without an op definition.
 const std::set<std::string>& KernelOnlyOps() {
-  static const auto* ops = new std::set<std::string>{"BoxingSlice", "BoxingZeroFill"};
+  static const auto* ops = new std::set<std::string>{"BoxingSlice", "BoxingZeroFill", "PackFlat",
+                                                 "UnpackFlat"};
   return *ops;
 }
 

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "actor/pipeline_plan.h"
 #include "actor/runtime.h"
+#include "actor/schedule.h"
 #include "actor/variable_store.h"
 #include "base/initializer.h"
 #include "base/status_macros.h"
@@ -16,10 +18,18 @@ namespace sbpflow::testing {
 absl::StatusOr<TrainResult> TrainSteps(const Graph& forward, const OpRegistry& ops,
                                        const KernelRegistry& kernels, const TrainSetup& setup,
                                        const std::vector<std::map<std::string, Tensor>>& feeds) {
-  Graph training = forward;
-  SBP_RETURN_IF_ERROR(BuildTrainingGraph(&training, ops, setup.optimizer).status());
   SBP_ASSIGN_OR_RETURN(SbpRuleRegistry rules, BuildBuiltinSbpRules());
-  SBP_ASSIGN_OR_RETURN(CompiledPlan compiled, CompileGraph(training, ops, rules, setup.parallel));
+  SBP_ASSIGN_OR_RETURN(CompiledPlan compiled, CompileTrainingGraph(forward, ops, rules,
+                                                                   setup.optimizer,
+                                                                   setup.parallel));
+  if (!setup.schedule.empty()) {
+    SBP_ASSIGN_OR_RETURN(ScheduleKind kind, ParseScheduleKind(setup.schedule));
+    SBP_ASSIGN_OR_RETURN(Schedule schedule,
+                         GenerateSchedule(ScheduleRequest{kind, setup.parallel.pipeline,
+                                                          setup.parallel.micro_batches,
+                                                          setup.parallel.chunks}));
+    SBP_RETURN_IF_ERROR(AttachPipelineSchedule(schedule, &compiled.plan));
+  }
   auto devices = MakeDeviceContexts(compiled.plan.devices);
   std::vector<DeviceContext*> device_pointers;
   for (auto& device : devices) device_pointers.push_back(device.get());
@@ -28,6 +38,8 @@ absl::StatusOr<TrainResult> TrainSteps(const Graph& forward, const OpRegistry& o
                        VariableStore::Create(compiled.plan, setup.seed, device_pointers));
   RuntimeOptions options;
   options.threads = setup.threads;
+  // A stuck schedule should fail the test quickly rather than time it out.
+  options.watchdog_timeout = absl::Seconds(20);
   SBP_ASSIGN_OR_RETURN(auto runtime,
                        Runtime::Create(std::make_shared<const PhysicalPlan>(compiled.plan),
                                        &kernels, variables.get(), device_pointers, &communicator,
@@ -39,6 +51,9 @@ absl::StatusOr<TrainResult> TrainSteps(const Graph& forward, const OpRegistry& o
   for (const auto& batch : feeds) {
     SBP_ASSIGN_OR_RETURN(StepResult step, runtime->RunStep(batch));
     result.losses.push_back(step.fetches.at("loss").data<float>()[0]);
+  }
+  for (DeviceContext* device : device_pointers) {
+    result.peak_bytes.push_back(device->allocator()->peak_bytes());
   }
   CpuAllocator allocator;
   for (const VariableSpec& spec : variables->variables()) {

@@ -24,11 +24,16 @@ struct TrainResult {
   std::map<std::string, std::vector<float>> variables;
   // Collective ops in the plan, by kind name.
   std::map<std::string, int> collectives;
+  // Measured peak bytes per plan device over all steps.
+  std::vector<int64_t> peak_bytes;
 };
 
 struct TrainSetup {
   OptimizerOptions optimizer;
   ParallelOptions parallel;
+  // "" = no schedule (pure gradient accumulation when micro-batches > 1),
+  // else a schedule kind for parallel.pipeline ranks.
+  std::string schedule;
   int threads = 2;
   uint64_t seed = 7;
 };

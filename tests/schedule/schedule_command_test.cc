@@ -2,7 +2,10 @@
 // report, and one-line errors with exit code 2.
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -27,8 +30,13 @@ std::string ReadFile(const std::string& path) {
 }
 
 Result RunSchedule(const std::string& arguments) {
-  const std::string out_path = ::testing::TempDir() + "/schedule_command_out.txt";
-  const std::string err_path = ::testing::TempDir() + "/schedule_command_err.txt";
+  // Per test and process: ctest runs tests of this binary side by side.
+  const std::string stem =
+      ::testing::TempDir() + "/schedule_command_" +
+      ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+      std::to_string(getpid());
+  const std::string out_path = stem + "_out.txt";
+  const std::string err_path = stem + "_err.txt";
   const std::string command =
       std::string(SBPFLOW_BINARY) + " schedule " + arguments + " >" + out_path + " 2>" + err_path;
   const int status = std::system(command.c_str());

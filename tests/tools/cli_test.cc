@@ -212,8 +212,8 @@ class CliTest : public ::testing::Test {
 
 TEST_F(CliTest, UnknownCommand) {
   ExpectBadInput({"trian", "m.pbtxt"},
-                 "sbpflow: unknown command 'trian' (expected gen, inspect, train or eval) (see "
-                 "sbpflow --help)");
+                 "sbpflow: unknown command 'trian' (expected gen, inspect, train, eval, boxing, "
+                 "compile or schedule) (see sbpflow --help)");
 }
 
 TEST_F(CliTest, UnknownModelToGenerate) {
@@ -224,8 +224,8 @@ TEST_F(CliTest, UnknownModelToGenerate) {
 
 TEST_F(CliTest, FlagBeforeCommand) {
   ExpectBadInput({"--verbose"},
-                 "sbpflow: unknown flag '--verbose' (expected a command: gen, inspect, train or "
-                 "eval) (see sbpflow --help)");
+                 "sbpflow: unknown flag '--verbose' (expected a command: gen, inspect, train, "
+                 "eval, boxing, compile or schedule) (see sbpflow --help)");
 }
 
 TEST_F(CliTest, UnknownFlag) {
