@@ -5,9 +5,9 @@
 // Each device has a link thread; a collective's work for a participant runs
 // on that participant's link thread once every participant has called Start,
 // so a device's transfers are serialized like a real link and never block a
-// compute thread. All-reduce runs as a reduce-scatter then an all-gather of
-// balanced chunks (each participant reduces 1/n of the tensor), which keeps
-// per-device memory traffic at about twice the tensor size.
+// compute thread. In an all-reduce each participant reduces a balanced 1/n
+// chunk and writes it straight into every participant's output (a
+// reduce-scatter and an all-gather fused into one pass over memory).
 //
 // Reductions add contributions in rank order, so results are bit-identical
 // whatever the algorithm or thread timing. An optional link model throttles
@@ -65,7 +65,6 @@ class InProcessCommunicator : public Communicator {
     CollectiveSpec spec;  // spec of rank 0's view (rank field irrelevant)
     std::vector<Participant> participants;
     int arrived = 0;
-    std::atomic<int> phase_one_left{0};
     std::atomic<int> finished{0};
   };
   using Key = std::tuple<std::string, int64_t, int>;
@@ -73,7 +72,7 @@ class InProcessCommunicator : public Communicator {
   void Enqueue(int device, std::function<void()> work);
   void LinkLoop(int device);
   void Launch(std::shared_ptr<Collective> collective);
-  void RunParticipant(const std::shared_ptr<Collective>& collective, int rank, int phase);
+  void RunParticipant(const std::shared_ptr<Collective>& collective, int rank);
   void Throttle(const CollectiveSpec& spec, int rank, double elapsed_seconds) const;
 
   std::optional<LinkThrottle> throttle_;

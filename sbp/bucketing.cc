@@ -29,6 +29,12 @@ struct Reduction {
 }  // namespace
 
 void SortPlanTopologically(PhysicalPlan* plan) {
+  std::vector<double> keys(plan->ops.size());
+  for (size_t index = 0; index < keys.size(); ++index) keys[index] = static_cast<double>(index);
+  SortPlanTopologically(plan, keys);
+}
+
+void SortPlanTopologically(PhysicalPlan* plan, const std::vector<double>& keys) {
   const int count = static_cast<int>(plan->ops.size());
   std::vector<int> pending(count, 0);
   std::vector<std::vector<int>> successors(count);
@@ -43,7 +49,8 @@ void SortPlanTopologically(PhysicalPlan* plan) {
       ++pending[index];
     }
   }
-  std::priority_queue<int, std::vector<int>, std::greater<>> ready;
+  auto later = [&](int a, int b) { return keys[a] != keys[b] ? keys[a] > keys[b] : a > b; };
+  std::priority_queue<int, std::vector<int>, decltype(later)> ready(later);
   for (int index = 0; index < count; ++index) {
     if (pending[index] == 0) ready.push(index);
   }
@@ -269,13 +276,26 @@ int BucketGradientAllReduces(PhysicalPlan* plan, const BucketingOptions& options
       }
     }
   }
-  // Drop the replaced all-reduces, then restore a topological order.
+  // Drop the replaced all-reduces, then restore a topological order in which
+  // every pack, its all-reduce and unpack come right after the pack's last
+  // input: the runtime runs ready ops of a device in plan order, so a bucket
+  // starts as soon as its gradients exist rather than after the backward pass.
+  std::vector<double> keys(plan->ops.size());
+  for (size_t index = 0; index < keys.size(); ++index) keys[index] = static_cast<double>(index);
+  for (size_t index = count; index < plan->ops.size(); ++index) {
+    const PlanOp& op = plan->ops[index];
+    double key = 0;
+    for (const PlanValue& input : op.inputs) key = std::max(key, keys[input.op] + 0.25);
+    keys[index] = key;
+  }
   std::vector<int> position(plan->ops.size(), -1);
   std::vector<PlanOp> kept;
+  std::vector<double> kept_keys;
   for (int index = 0; index < static_cast<int>(plan->ops.size()); ++index) {
     if (replacement.contains(index)) continue;
     position[index] = static_cast<int>(kept.size());
     kept.push_back(std::move(plan->ops[index]));
+    kept_keys.push_back(keys[index]);
   }
   for (PlanOp& op : kept) {
     for (PlanValue& input : op.inputs) input.op = position[input.op];
@@ -292,7 +312,7 @@ int BucketGradientAllReduces(PhysicalPlan* plan, const BucketingOptions& options
   for (VariableSpec& variable : plan->variables) {
     for (int& op : variable.ops) op = position[op];
   }
-  SortPlanTopologically(plan);
+  SortPlanTopologically(plan, kept_keys);
   return made;
 }
 

@@ -33,6 +33,9 @@ int BucketGradientAllReduces(PhysicalPlan* plan, const BucketingOptions& options
 // current order where it already does; remaps every reference. Requires an
 // acyclic plan.
 void SortPlanTopologically(PhysicalPlan* plan);
+// The same, preferring ops with smaller `keys` (one per op) among those
+// ready, instead of the current order.
+void SortPlanTopologically(PhysicalPlan* plan, const std::vector<double>& keys);
 
 }  // namespace sbpflow
 
