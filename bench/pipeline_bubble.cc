@@ -19,7 +19,7 @@
 // The bubble runs use 4 KiB activations (their copies are not what is
 // measured); the link runs use --activation-kib.
 //
-// Usage: pipeline_bubble [--stages 4] [--micro-batches 16] [--unit-ms 10]
+// Usage: pipeline_bubble [--stages 4] [--micro-batches 32] [--unit-ms 10]
 //            [--link-gbps 2] [--link-latency-us 50] [--activation-kib 256]
 #include <unistd.h>
 
@@ -184,7 +184,7 @@ absl::StatusOr<Graph> BuildPipelineModel(const OpRegistry& ops, int layers, int6
 
 struct Setup {
   int stages = 4;
-  int micro_batches = 16;
+  int micro_batches = 32;
   double unit_ms = 10;
   double link_gbps = 2;
   double link_latency_us = 50;
