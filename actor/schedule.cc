@@ -50,10 +50,11 @@ absl::Status ValidateRequest(const ScheduleRequest& request) {
   if (request.chunks < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--chunks must be >= 1, got ", request.chunks));
   }
+  if (request.kind == ScheduleKind::kGPipe) return absl::OkStatus();  // any V
   if (request.kind != ScheduleKind::kInterleaved) {
     if (request.chunks != 1) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--chunks ", request.chunks, " needs the interleaved schedule (",
+          absl::StrCat("--chunks ", request.chunks, " needs the interleaved or gpipe schedule (",
                        ScheduleKindName(request.kind), " runs one chunk per stage)"));
     }
     return absl::OkStatus();
@@ -73,11 +74,19 @@ absl::Status ValidateRequest(const ScheduleRequest& request) {
 }
 
 // GPipe: every forward, then every backward (no memory bound: all M
-// micro-batches stay in flight).
-std::vector<Instruction> GPipeOrder(int micro_batches) {
+// micro-batches stay in flight). With V chunks, the forwards go chunk by
+// chunk (virtual stage order) and the backwards walk the chunks in reverse,
+// so any M works; evaluation of an interleaved model runs this order.
+std::vector<Instruction> GPipeOrder(int micro_batches, int chunks) {
   std::vector<Instruction> order;
-  for (int mb = 0; mb < micro_batches; ++mb) order.push_back(Compute(Op::kForward, {mb, 0}));
-  for (int mb = 0; mb < micro_batches; ++mb) order.push_back(Compute(Op::kBackward, {mb, 0}));
+  for (int chunk = 0; chunk < chunks; ++chunk) {
+    for (int mb = 0; mb < micro_batches; ++mb) order.push_back(Compute(Op::kForward, {mb, chunk}));
+  }
+  for (int chunk = chunks - 1; chunk >= 0; --chunk) {
+    for (int mb = 0; mb < micro_batches; ++mb) {
+      order.push_back(Compute(Op::kBackward, {mb, chunk}));
+    }
+  }
   return order;
 }
 
@@ -253,7 +262,7 @@ absl::StatusOr<Schedule> GenerateSchedule(const ScheduleRequest& request) {
     std::vector<Instruction> order;
     switch (request.kind) {
       case ScheduleKind::kGPipe:
-        order = GPipeOrder(request.micro_batches);
+        order = GPipeOrder(request.micro_batches, request.chunks);
         break;
       case ScheduleKind::k1F1B:
         order = OneFOneBOrder(rank, request.stages, request.micro_batches);

@@ -3,7 +3,9 @@
 // functions; checked and timed by a simulator.
 //
 // Kinds:
-// - gpipe: all forwards, then all backwards.
+// - gpipe: all forwards, then all backwards; with V chunks per rank (as
+//   interleaved places them) the forwards go chunk by chunk and the
+//   backwards in reverse chunk order, for any M.
 // - 1f1b: rank r warms up with min(P - r - 1, M) forwards, then alternates
 //   one forward and one backward, then cools down with the remaining
 //   backwards (PipeDream-Flush / Megatron).
@@ -87,11 +89,11 @@ struct ScheduleRequest {
   ScheduleKind kind = ScheduleKind::k1F1B;
   int stages = 1;
   int micro_batches = 1;
-  int chunks = 1;  // > 1 only for interleaved
+  int chunks = 1;  // > 1 only for interleaved and gpipe
 };
 
 // Errors (InvalidArgument, naming the flag): stages, micro-batches or chunks
-// < 1; chunks != 1 for a kind other than interleaved; interleaved with
+// < 1; chunks != 1 for 1f1b or zb-h1; interleaved with
 // chunks < 2 or micro-batches not a multiple of stages.
 absl::StatusOr<Schedule> GenerateSchedule(const ScheduleRequest& request);
 

@@ -63,6 +63,8 @@ def main():
           + ", ".join(f"{r:.3f}" for r in round_ratios) + ")")
     print(f"  CPU time per step: sbpflow {our_cpu * 1e3:.2f} ms, PyTorch {their_cpu * 1e3:.2f} ms, "
           f"ratio {our_cpu / their_cpu:.3f}")
+    print(f"  OpenBLAS kernels: sbpflow {ours[0].get('blas_core', '?')}, "
+          f"PyTorch {theirs[0].get('blas_core', '?')}")
     print(f"  first loss: sbpflow {first_ours[0]:.7f}, PyTorch {first_theirs[0]:.7f} "
           f"(relative difference {first_difference:.1e}); largest over the first {compared} "
           f"steps {worst:.1e}; sbpflow runs identical: {'yes' if repeatable else 'NO'}")

@@ -4,14 +4,16 @@ The PyTorch half of bench/compare_pytorch.sh. It starts from the initial
 weights of an sbpflow checkpoint and trains on the batches sbpflow's step
 bench dumped (so both sides see the same data in the same order), one thread,
 and prints one JSON object: {"losses": [...], "step_seconds": [...],
-"step_cpu_seconds": [...]} with one entry per step, warm-up steps included
-(wall-clock time, and CPU time of the process).
+"step_cpu_seconds": [...], "blas_core": "..."} with one entry per step,
+warm-up steps included (wall-clock time, and CPU time of the process), and
+the OpenBLAS kernels torch's BLAS ran ("unknown" when it is not OpenBLAS).
 
 Run with Debian's /usr/bin/python3 (python3-torch). Threads must be limited by
 the environment before torch loads OpenBLAS: OMP_NUM_THREADS=1
 OPENBLAS_NUM_THREADS=1 (compare_pytorch.sh sets them).
 """
 import argparse
+import ctypes
 import json
 import os
 import sys
@@ -37,6 +39,16 @@ def parse_args():
     parser.add_argument("--layers", type=int, default=4, help="GPT blocks")
     parser.add_argument("--heads", type=int, default=4, help="GPT heads")
     return parser.parse_args()
+
+
+def blas_core():
+    """The OpenBLAS core loaded in this process (torch reaches it through libblas.so.3)."""
+    try:
+        library = ctypes.CDLL("libopenblas.so.0")
+        library.openblas_get_corename.restype = ctypes.c_char_p
+        return library.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return "unknown"
 
 
 def main():
@@ -75,8 +87,8 @@ def main():
         cpu_seconds.append(time.process_time() - cpu_start)
         seconds.append(time.perf_counter() - start)
         losses.append(value)
-    json.dump({"losses": losses, "step_seconds": seconds, "step_cpu_seconds": cpu_seconds},
-              sys.stdout)
+    json.dump({"losses": losses, "step_seconds": seconds, "step_cpu_seconds": cpu_seconds,
+               "blas_core": blas_core()}, sys.stdout)
     sys.stdout.write("\n")
 
 

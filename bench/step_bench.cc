@@ -7,9 +7,9 @@
 // batch s % distinct. Each step is timed around Runtime::RunStep alone, which
 // includes feeding the batch, every kernel and the optimizer update, and
 // fetching the loss. Prints one JSON object {"losses": [...],
-// "step_seconds": [...], "step_cpu_seconds": [...]} with one entry per step
-// (wall-clock time, and CPU time of the whole process: less sensitive to other
-// load on the machine).
+// "step_seconds": [...], "step_cpu_seconds": [...], "blas_core": "..."} with
+// one entry per step (wall-clock time, and CPU time of the whole process: less
+// sensitive to other load on the machine) and the OpenBLAS kernels it ran.
 //
 // --dump-batches writes the batches (features.<i>, labels.<i>) as
 // safetensors, so that the PyTorch side trains on the very same data.
@@ -18,6 +18,7 @@
 //            --optimizer sgd|adamw --lr LR [--weight-decay WD]
 //            [--init-from CKPT] [--threads T] [--distinct-batches K]
 //            [--dump-batches PATH] [--seed S]
+#include <cblas.h>
 #include <time.h>
 
 #include <chrono>
@@ -41,6 +42,13 @@
 
 namespace sbpflow {
 namespace {
+
+// The OpenBLAS kernels this process runs ("Haswell", "Cooperlake", ...): the
+// library picks them for the CPU unless OPENBLAS_CORETYPE says otherwise.
+std::string BlasCoreName() {
+  const char* name = openblas_get_corename();
+  return name == nullptr ? "unknown" : name;
+}
 
 struct BenchRequest {
   JobOptions job;
@@ -116,7 +124,8 @@ absl::Status Run(const BenchRequest& request) {
   }
   std::cout << nlohmann::json{{"losses", losses},
                               {"step_seconds", seconds},
-                              {"step_cpu_seconds", cpu_seconds}}
+                              {"step_cpu_seconds", cpu_seconds},
+                              {"blas_core", BlasCoreName()}}
                    .dump()
             << "\n";
   return absl::OkStatus();

@@ -113,8 +113,8 @@ class Lowerer {
       // A per-step consumer of per-micro-batch values reads their sum.
       const bool accumulate = plan_.micro_batches > 1 && frequency == Frequency::kPerStep &&
                               NodeFrequency(graph_.node(ref.node)) == Frequency::kPerMicroBatch;
-      SBP_ASSIGN_OR_RETURN(DeviceValues values,
-                           Boxed(ref, Layout{placement, layout.inputs[position]}, accumulate));
+      SBP_ASSIGN_OR_RETURN(DeviceValues values, Boxed(ref, Layout{placement, layout.inputs[position]},
+                                                      accumulate, NodeSite(index)));
       inputs.push_back(std::move(values));
     }
     AttrMap attrs = node.attrs;
@@ -129,11 +129,10 @@ class Lowerer {
       op.attrs = attrs;
       op.device = device;
       op.frequency = frequency;
-      op.phase = NodePhase(index);
-      if (node.stage.has_value()) {
-        op.stage = *node.stage % options_.pipeline_ranks;
-        op.chunk = *node.stage / options_.pipeline_ranks;
-      }
+      const OpSite site = NodeSite(index);
+      op.phase = site.phase;
+      op.stage = site.stage;
+      op.chunk = site.chunk;
       op.mutable_inputs = def->mutable_inputs;
       for (const DeviceValues& values : inputs) {
         auto it = values.find(device);
@@ -218,16 +217,43 @@ class Lowerer {
     return result;
   }
 
+  // Where an op runs in a pipeline: rank, chunk and phase.
+  struct OpSite {
+    int stage = 0;
+    int chunk = 0;
+    Phase phase = Phase::kForward;
+    bool operator==(const OpSite&) const = default;
+  };
+
+  OpSite NodeSite(int index) const {
+    const Node& node = graph_.node(index);
+    OpSite site;
+    site.phase = NodePhase(index);
+    if (node.stage.has_value()) {
+      site.stage = *node.stage % options_.pipeline_ranks;
+      site.chunk = *node.stage / options_.pipeline_ranks;
+    }
+    return site;
+  }
+
   // The values of `ref` laid out as `target` (summed over the step's
-  // micro-batches first when `accumulate`), boxing them once.
-  absl::StatusOr<DeviceValues> Boxed(TensorRef ref, const Layout& target, bool accumulate) {
+  // micro-batches first when `accumulate`), boxing them once. The boxing ops
+  // on the producer's devices run at the producer's site; those on other
+  // devices (after a change of placement, e.g. to the next pipeline rank) at
+  // the consumer's, so every op of a device belongs to that device's rank.
+  absl::StatusOr<DeviceValues> Boxed(TensorRef ref, const Layout& target, bool accumulate,
+                                     const OpSite& consumer) {
     const NodeLayout& producer = layouts_[ref.node];
     const Layout from{producer.placement, producer.outputs[ref.output]};
     const DeviceValues produced =
         accumulate ? Accumulated(ref) : values_[ref.node][ref.output];
     if (from == target) return produced;
+    // Within one placement every boxing op runs at the producer's site, so
+    // consumers at different sites share the result.
+    const bool moves = !(from.placement == target.placement);
     for (const BoxedValue& cached : boxed_) {
-      if (cached.ref == ref && cached.layout == target && cached.accumulated == accumulate) {
+      if (cached.ref == ref && cached.layout == target && cached.accumulated == accumulate &&
+          (!moves || cached.consumer == consumer)) {
         return cached.values;
       }
     }
@@ -238,33 +264,42 @@ class Lowerer {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", graph_.RefName(ref),
                                                      "': ", boxing.status().message()));
     }
-    const Frequency frequency = plan_.ops[produced.begin()->second.op].frequency;
-    const int stage = plan_.ops[produced.begin()->second.op].stage;
-    const int chunk = plan_.ops[produced.begin()->second.op].chunk;
-    const Phase phase = plan_.ops[produced.begin()->second.op].phase;
+    const PlanOp& first = plan_.ops[produced.begin()->second.op];
+    const StepSites sites{produced, OpSite{first.stage, first.chunk, first.phase}, consumer};
     DeviceValues current = produced;
     const std::string base = absl::StrCat(graph_.RefName(ref), "/boxing", boxed_.size());
     for (size_t step_index = 0; step_index < boxing->steps.size(); ++step_index) {
       current = EmitStep(boxing->steps[step_index], current, type,
-                         absl::StrCat(base, "/", step_index), frequency, stage, chunk, phase,
+                         absl::StrCat(base, "/", step_index), first.frequency, sites,
                          graph_.node(ref.node).name);
     }
-    boxed_.push_back(BoxedValue{ref, target, accumulate, current});
+    boxed_.push_back(BoxedValue{ref, target, accumulate, consumer, current});
     return current;
   }
 
+  // The sites of a boxing chain's ops: the producer's on the devices that
+  // produced the value, the consumer's elsewhere.
+  struct StepSites {
+    const DeviceValues& produced;
+    OpSite producer;
+    OpSite consumer;
+    const OpSite& For(int device) const {
+      return produced.contains(device) ? producer : consumer;
+    }
+  };
+
   DeviceValues EmitStep(const BoxingStep& step, const DeviceValues& current,
                         const TensorType& type, const std::string& name, Frequency frequency,
-                        int stage, int chunk, Phase phase, const std::string& logical_node) {
+                        const StepSites& sites, const std::string& logical_node) {
     DeviceValues result;
     const std::string kind(BoxingKindName(step.kind));
     auto base_op = [&](int device) {
       PlanOp op;
       op.device = device;
       op.frequency = frequency;
-      op.stage = stage;
-      op.chunk = chunk;
-      op.phase = phase;
+      op.stage = sites.For(device).stage;
+      op.chunk = sites.For(device).chunk;
+      op.phase = sites.For(device).phase;
       op.logical_node = logical_node;
       return op;
     };
@@ -345,6 +380,7 @@ class Lowerer {
     TensorRef ref;
     Layout layout;
     bool accumulated = false;
+    OpSite consumer;
     DeviceValues values;
   };
 

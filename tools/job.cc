@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "graph/graph_proto.h"
 #include "graph/optimizers/optimizer.h"
@@ -139,15 +140,23 @@ absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRule
   if (options.link_latency_us > 0) parallel.link.latency_seconds = options.link_latency_us * 1e-6;
   parallel.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
   parallel.overlap = !options.no_overlap;
-  SBP_ASSIGN_OR_RETURN(const ScheduleKind kind, ParseScheduleKind(options.schedule));
+  SBP_ASSIGN_OR_RETURN(ScheduleKind kind, ParseScheduleKind(options.schedule));
   parallel.chunks = options.chunks > 0 ? options.chunks : kind == ScheduleKind::kInterleaved ? 2 : 1;
+  // Forwards alone (and one micro-batch) need no interleaving: GPipe's order
+  // over the same chunks runs any M, where interleaved needs M a multiple of P.
+  if (optimizer == nullptr) kind = ScheduleKind::kGPipe;
   const bool pipelined = parallel.pipeline > 1 || parallel.chunks > 1;
   std::optional<Schedule> schedule;
   if (pipelined) {
     // Checked before compiling so a bad (P, M, V) is reported as such.
-    SBP_ASSIGN_OR_RETURN(schedule, GenerateSchedule(ScheduleRequest{
-                                       kind, parallel.pipeline, parallel.micro_batches,
-                                       parallel.chunks}));
+    absl::StatusOr<Schedule> generated = GenerateSchedule(
+        ScheduleRequest{kind, parallel.pipeline, parallel.micro_batches, parallel.chunks});
+    // The generator names `sbpflow schedule`'s flags; P is --pipeline here.
+    if (!generated.ok()) {
+      return absl::InvalidArgumentError(absl::StrReplaceAll(generated.status().message(),
+                                                            {{"--stages", "--pipeline"}}));
+    }
+    schedule = *std::move(generated);
   }
   SBP_ASSIGN_OR_RETURN(CompiledPlan compiled,
                        optimizer != nullptr

@@ -160,7 +160,7 @@ void AddScheduleCommand(CLI::App& app, CommandAction* action) {
   schedule->add_option("--micro-batches", request->micro_batches, "Micro-batches M per step")
       ->required();
   CLI::Option* chunks = schedule->add_option(
-      "--chunks", request->chunks, "Model chunks V per rank (interleaved only; default 2 there)");
+      "--chunks", request->chunks, "Model chunks V per rank (interleaved: default 2; gpipe: default 1)");
   schedule->add_option("--forward-cost", request->costs.forward, "Time of one F of one chunk")
       ->capture_default_str();
   schedule

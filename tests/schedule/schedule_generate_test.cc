@@ -97,9 +97,9 @@ TEST(GenerateScheduleTest, InvalidRequests) {
       {{ScheduleKind::kGPipe, 4, 0, 1}, "--micro-batches must be >= 1, got 0"},
       {{ScheduleKind::kInterleaved, 4, 8, 0}, "--chunks must be >= 1, got 0"},
       {{ScheduleKind::k1F1B, 4, 8, 2},
-       "--chunks 2 needs the interleaved schedule (1f1b runs one chunk per stage)"},
+       "--chunks 2 needs the interleaved or gpipe schedule (1f1b runs one chunk per stage)"},
       {{ScheduleKind::kZbH1, 4, 8, 3},
-       "--chunks 3 needs the interleaved schedule (zb-h1 runs one chunk per stage)"},
+       "--chunks 3 needs the interleaved or gpipe schedule (zb-h1 runs one chunk per stage)"},
       {{ScheduleKind::kInterleaved, 4, 8, 1},
        "--chunks must be >= 2 for the interleaved schedule, got 1"},
       {{ScheduleKind::kInterleaved, 4, 6, 2},
@@ -131,6 +131,18 @@ TEST(GenerateScheduleTest, GPipeExact) {
             "F0 send(F0->r1) F1 send(F1->r1) recv(B0<-r1) B0 recv(B1<-r1) B1");
   EXPECT_EQ(Listing(schedule, 1),
             "recv(F0<-r0) F0 recv(F1<-r0) F1 B0 send(B0->r0) B1 send(B1->r0)");
+}
+
+// With chunks, GPipe runs every micro-batch through chunk 0, then chunk 1;
+// backwards in reverse chunk order. M need not be a multiple of P.
+TEST(GenerateScheduleTest, GPipeWithChunksExact) {
+  Schedule schedule = Generate(ScheduleKind::kGPipe, 2, 1, 2);
+  EXPECT_EQ(Listing(schedule, 0),
+            "F0.0 send(F0.0->r1) recv(F0.1<-r1) F0.1 send(F0.1->r1) recv(B0.1<-r1) B0.1 "
+            "send(B0.1->r1) recv(B0.0<-r1) B0.0");
+  EXPECT_EQ(Listing(schedule, 1),
+            "recv(F0.0<-r0) F0.0 send(F0.0->r0) recv(F0.1<-r0) F0.1 B0.1 send(B0.1->r0) "
+            "recv(B0.0<-r0) B0.0 send(B0.0->r0)");
 }
 
 // Rank 0 warms up with all 4 (micro-batch, chunk) pairs; rank 1 with 2.

@@ -77,6 +77,9 @@ std::vector<Config> Grid() {
       for (ScheduleKind kind : {ScheduleKind::kGPipe, ScheduleKind::k1F1B, ScheduleKind::kZbH1}) {
         grid.push_back({kind, stages, micro_batches, 1});
       }
+      for (int chunks = 2; chunks <= 4; ++chunks) {
+        grid.push_back({ScheduleKind::kGPipe, stages, micro_batches, chunks});
+      }
       if (micro_batches % stages != 0) continue;
       for (int chunks = 2; chunks <= 4; ++chunks) {
         grid.push_back({ScheduleKind::kInterleaved, stages, micro_batches, chunks});
@@ -93,7 +96,7 @@ std::string Describe(const Config& config) {
 
 // Structure and deadlock-freedom of every generated schedule, with instant
 // and with slow links; the peak in-flight counts match their closed forms:
-// GPipe M; 1F1B min(P - r, M) (PipeDream-Flush's P - r bound); interleaved
+// GPipe M·V; 1F1B min(P - r, M) (PipeDream-Flush's P - r bound); interleaved
 // min(w_r + 1, M·V) with Megatron's warm-up w_r; zb-h1 min(P - r, M) until
 // B and min(P, M) until W (1F1B's peak, rank 0's, on every rank).
 TEST(SimulateScheduleTest, GridIsValidAndBounded) {
@@ -112,7 +115,7 @@ TEST(SimulateScheduleTest, GridIsValidAndBounded) {
         int until_backward = std::min(stages - rank, micro_batches);
         switch (config.kind) {
           case ScheduleKind::kGPipe:
-            until_release = until_backward = micro_batches;
+            until_release = until_backward = micro_batches * config.chunks;
             break;
           case ScheduleKind::k1F1B:
             until_release = until_backward;
