@@ -148,6 +148,7 @@ class GradientBuilder {
                                                 ", expected ", expected.ToString()));
       }
       contributions_[context.input(position)].push_back(*grad);
+      graph_->RecordGradientOf(*grad, context.input(position));
     }
     return absl::OkStatus();
   }

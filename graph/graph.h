@@ -7,13 +7,14 @@
 #ifndef SBPFLOW_GRAPH_GRAPH_H_
 #define SBPFLOW_GRAPH_GRAPH_H_
 
+#include <map>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "base/attr_value.h"
 #include "base/shape.h"
 
@@ -123,11 +124,26 @@ class Graph {
   const GraphSignature& signature() const { return signature_; }
   GraphSignature& mutable_signature() { return signature_; }
 
+  // Autodiff records, for each tensor a gradient function returned, the
+  // forward tensor whose gradient it contributes to (before contributions
+  // are summed). Layout presets use it to lay out the backward pass like the
+  // forward one. The first record of a tensor wins (a gradient passed
+  // through unchanged contributes to several tensors).
+  void RecordGradientOf(TensorRef gradient, TensorRef forward) {
+    gradient_of_.try_emplace(gradient, forward);
+  }
+  std::optional<TensorRef> GradientOf(TensorRef gradient) const {
+    auto it = gradient_of_.find(gradient);
+    if (it == gradient_of_.end()) return std::nullopt;
+    return it->second;
+  }
+
  private:
   std::string name_;
   std::vector<Node> nodes_;
   absl::flat_hash_map<std::string, int> index_by_name_;
   GraphSignature signature_;
+  std::map<TensorRef, TensorRef> gradient_of_;
 };
 
 }  // namespace sbpflow

@@ -32,10 +32,9 @@ class Lowerer {
     for (const NodeLayout& layout : layouts_) {
       for (const Device& device : layout.placement.devices()) {
         if (!device_index_.contains(device)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("device ", device.ToString(), " of placement ",
-                           layout.placement.ToString(), " is not among the job's devices ",
-                           DeviceListToString(options_.devices)));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "device ", device.ToString(), " of placement ", layout.placement.ToString(),
+              " is not among the job's devices ", DeviceListToString(options_.devices)));
         }
       }
     }
@@ -50,7 +49,7 @@ class Lowerer {
  private:
   Frequency NodeFrequency(const Node& node) const {
     return node.role == NodeRole::kOptimizer || node.op == "Variable" ? Frequency::kPerStep
-                                                                        : Frequency::kPerMicroBatch;
+                                                                      : Frequency::kPerMicroBatch;
   }
 
   Phase NodePhase(int index) const {
@@ -113,8 +112,9 @@ class Lowerer {
       // A per-step consumer of per-micro-batch values reads their sum.
       const bool accumulate = plan_.micro_batches > 1 && frequency == Frequency::kPerStep &&
                               NodeFrequency(graph_.node(ref.node)) == Frequency::kPerMicroBatch;
-      SBP_ASSIGN_OR_RETURN(DeviceValues values, Boxed(ref, Layout{placement, layout.inputs[position]},
-                                                      accumulate, NodeSite(index)));
+      SBP_ASSIGN_OR_RETURN(
+          DeviceValues values,
+          Boxed(ref, Layout{placement, layout.inputs[position]}, accumulate, NodeSite(index)));
       inputs.push_back(std::move(values));
     }
     AttrMap attrs = node.attrs;
@@ -150,7 +150,8 @@ class Lowerer {
         }
       }
       for (size_t output = 0; output < node.outputs.size(); ++output) {
-        const Box box = ShardBox(node.outputs[output].shape, layout.outputs[output], placement, rank);
+        const Box box =
+            ShardBox(node.outputs[output].shape, layout.outputs[output], placement, rank);
         op.outputs.push_back(TensorType{node.outputs[output].dtype, BoxShape(box)});
       }
       if (node.op == "Placeholder") {
@@ -245,8 +246,7 @@ class Lowerer {
                                      const OpSite& consumer) {
     const NodeLayout& producer = layouts_[ref.node];
     const Layout from{producer.placement, producer.outputs[ref.output]};
-    const DeviceValues produced =
-        accumulate ? Accumulated(ref) : values_[ref.node][ref.output];
+    const DeviceValues produced = accumulate ? Accumulated(ref) : values_[ref.node][ref.output];
     if (from == target) return produced;
     // Within one placement every boxing op runs at the producer's site, so
     // consumers at different sites share the result.
@@ -261,17 +261,19 @@ class Lowerer {
     BoxingRequest request{type.shape, type.dtype, from, target, options_.link};
     auto boxing = PlanBoxing(request);
     if (!boxing.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", graph_.RefName(ref),
-                                                     "': ", boxing.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", graph_.RefName(ref), "': ", boxing.status().message()));
     }
+    // Copied out: emitting steps appends to plan_.ops, which may reallocate.
     const PlanOp& first = plan_.ops[produced.begin()->second.op];
+    const Frequency frequency = first.frequency;
     const StepSites sites{produced, OpSite{first.stage, first.chunk, first.phase}, consumer};
     DeviceValues current = produced;
     const std::string base = absl::StrCat(graph_.RefName(ref), "/boxing", boxed_.size());
     for (size_t step_index = 0; step_index < boxing->steps.size(); ++step_index) {
-      current = EmitStep(boxing->steps[step_index], current, type,
-                         absl::StrCat(base, "/", step_index), first.frequency, sites,
-                         graph_.node(ref.node).name);
+      current =
+          EmitStep(boxing->steps[step_index], current, type, absl::StrCat(base, "/", step_index),
+                   frequency, sites, graph_.node(ref.node).name);
     }
     boxed_.push_back(BoxedValue{ref, target, accumulate, consumer, current});
     return current;
@@ -283,14 +285,12 @@ class Lowerer {
     const DeviceValues& produced;
     OpSite producer;
     OpSite consumer;
-    const OpSite& For(int device) const {
-      return produced.contains(device) ? producer : consumer;
-    }
+    const OpSite& For(int device) const { return produced.contains(device) ? producer : consumer; }
   };
 
-  DeviceValues EmitStep(const BoxingStep& step, const DeviceValues& current,
-                        const TensorType& type, const std::string& name, Frequency frequency,
-                        const StepSites& sites, const std::string& logical_node) {
+  DeviceValues EmitStep(const BoxingStep& step, const DeviceValues& current, const TensorType& type,
+                        const std::string& name, Frequency frequency, const StepSites& sites,
+                        const std::string& logical_node) {
     DeviceValues result;
     const std::string kind(BoxingKindName(step.kind));
     auto base_op = [&](int device) {
@@ -317,8 +317,9 @@ class Lowerer {
       }
       return result;
     }
-    const auto groups = CollectiveStepSpecs(step, type.shape, type.dtype, name,
-                                            [&](const Device& device) { return device_index_.at(device); });
+    const auto groups =
+        CollectiveStepSpecs(step, type.shape, type.dtype, name,
+                            [&](const Device& device) { return device_index_.at(device); });
     for (const std::vector<CollectiveSpec>& members : groups) {
       for (const CollectiveSpec& spec : members) {
         const int index = spec.group[spec.rank];

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/status_macros.h"
 
 namespace sbpflow {
 
@@ -26,9 +27,9 @@ std::string Sbp::ToString() const {
 namespace {
 
 absl::Status Unknown(absl::string_view text) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown SBP '", text,
-      "' (expected S(i), B, P, P(max), Shard(i), Replicate() or Partial())"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown SBP '", text,
+                   "' (expected S(i), B, P, P(max), Shard(i), Replicate() or Partial())"));
 }
 
 // "Name(args)" -> name and args; "B" -> ("B", nullopt).
@@ -72,57 +73,113 @@ absl::StatusOr<Sbp> ParseSbp(absl::string_view text) {
   return Unknown(text);
 }
 
-absl::StatusOr<NdSbp> ParseNdSbp(absl::string_view text) {
+namespace {
+
+// The per-axis texts of "(S(0),B)" (split at commas of nesting depth 0), or
+// of a single-axis "S(0)"; `tuple` says which form it was.
+std::vector<absl::string_view> AxisTexts(absl::string_view text, bool* tuple) {
   absl::string_view body = absl::StripAsciiWhitespace(text);
-  NdSbp result;
-  // "(S(0),B)" is a tuple; "S(0)" a single axis.
-  if (!body.empty() && body.front() == '(' && body.back() == ')') {
-    body = body.substr(1, body.size() - 2);
-    // Split on commas at nesting depth 0.
-    int depth = 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= body.size(); ++i) {
-      if (i == body.size() || (body[i] == ',' && depth == 0)) {
-        auto sbp = ParseSbp(body.substr(start, i - start));
-        if (!sbp.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("in '", text, "': ", sbp.status().message()));
-        }
-        result.push_back(*sbp);
-        start = i + 1;
-      } else if (body[i] == '(') {
-        ++depth;
-      } else if (body[i] == ')') {
-        --depth;
-      }
+  *tuple = !body.empty() && body.front() == '(' && body.back() == ')';
+  if (!*tuple) return {body};
+  body = body.substr(1, body.size() - 2);
+  std::vector<absl::string_view> axes;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= body.size(); ++i) {
+    if (i == body.size() || (body[i] == ',' && depth == 0)) {
+      axes.push_back(body.substr(start, i - start));
+      start = i + 1;
+    } else if (body[i] == '(') {
+      ++depth;
+    } else if (body[i] == ')') {
+      --depth;
     }
-    return result;
   }
-  auto sbp = ParseSbp(body);
-  if (!sbp.ok()) return sbp.status();
-  result.push_back(*sbp);
+  return axes;
+}
+
+absl::StatusOr<NdSbpPattern> ParseAxes(absl::string_view text, bool allow_open) {
+  bool tuple = false;
+  NdSbpPattern result;
+  for (absl::string_view axis : AxisTexts(text, &tuple)) {
+    if (allow_open && absl::StripAsciiWhitespace(axis) == "*") {
+      result.push_back(std::nullopt);
+      continue;
+    }
+    auto sbp = ParseSbp(axis);
+    if (!sbp.ok()) {
+      if (!tuple) return sbp.status();
+      return absl::InvalidArgumentError(absl::StrCat("in '", text, "': ", sbp.status().message()));
+    }
+    result.push_back(*sbp);
+  }
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<NdSbp> ParseNdSbp(absl::string_view text) {
+  SBP_ASSIGN_OR_RETURN(NdSbpPattern axes, ParseAxes(text, /*allow_open=*/false));
+  NdSbp result;
+  for (const std::optional<Sbp>& sbp : axes) result.push_back(*sbp);
+  return result;
+}
+
+absl::StatusOr<NdSbpPattern> ParseNdSbpPattern(absl::string_view text) {
+  return ParseAxes(text, /*allow_open=*/true);
+}
+
+std::string NdSbpPatternToString(const NdSbpPattern& pattern) {
+  auto axis = [](const std::optional<Sbp>& sbp) {
+    return sbp.has_value() ? sbp->ToString() : std::string("*");
+  };
+  if (pattern.size() == 1) return axis(pattern[0]);
+  return absl::StrCat("(",
+                      absl::StrJoin(pattern, ",",
+                                    [&axis](std::string* out, const std::optional<Sbp>& sbp) {
+                                      out->append(axis(sbp));
+                                    }),
+                      ")");
+}
+
+absl::Status ValidateNdSbpPattern(const NdSbpPattern& pattern, int tensor_rank, int mesh_rank) {
+  if (static_cast<int>(pattern.size()) != mesh_rank) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        NdSbpPatternToString(pattern), " has ", pattern.size(), " axes, the mesh has ", mesh_rank));
+  }
+  NdSbp fixed;
+  for (const std::optional<Sbp>& sbp : pattern) {
+    if (sbp.has_value()) fixed.push_back(*sbp);
+  }
+  return ValidateNdSbp(fixed, tensor_rank, static_cast<int>(fixed.size()));
+}
+
+bool PatternMatches(const NdSbpPattern& pattern, const NdSbp& nd_sbp) {
+  if (pattern.size() != nd_sbp.size()) return false;
+  for (size_t axis = 0; axis < pattern.size(); ++axis) {
+    if (pattern[axis].has_value() && *pattern[axis] != nd_sbp[axis]) return false;
+  }
+  return true;
 }
 
 std::string NdSbpToString(const NdSbp& nd_sbp) {
   if (nd_sbp.size() == 1) return nd_sbp[0].ToString();
-  return absl::StrCat("(", absl::StrJoin(nd_sbp, ",", [](std::string* out, const Sbp& sbp) {
-                        out->append(sbp.ToString());
-                      }),
-                      ")");
+  return absl::StrCat(
+      "(",
+      absl::StrJoin(nd_sbp, ",",
+                    [](std::string* out, const Sbp& sbp) { out->append(sbp.ToString()); }),
+      ")");
 }
 
 absl::Status ValidateNdSbp(const NdSbp& nd_sbp, int tensor_rank, int mesh_rank) {
   if (static_cast<int>(nd_sbp.size()) != mesh_rank) {
-    return absl::InvalidArgumentError(absl::StrCat(NdSbpToString(nd_sbp), " has ",
-                                                   nd_sbp.size(), " axes, the mesh has ",
-                                                   mesh_rank));
+    return absl::InvalidArgumentError(absl::StrCat(NdSbpToString(nd_sbp), " has ", nd_sbp.size(),
+                                                   " axes, the mesh has ", mesh_rank));
   }
   for (const Sbp& sbp : nd_sbp) {
     if (sbp.is_split() && sbp.axis() >= tensor_rank) {
-      return absl::InvalidArgumentError(absl::StrCat(sbp.ToString(), " splits dimension ",
-                                                     sbp.axis(), " of a rank-", tensor_rank,
-                                                     " tensor"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          sbp.ToString(), " splits dimension ", sbp.axis(), " of a rank-", tensor_rank, " tensor"));
     }
   }
   return absl::OkStatus();

@@ -9,9 +9,11 @@
 // Text syntax: "S(0)", "B", "P", "P(max)"; PyTorch DTensor's "Shard(0)",
 // "Replicate()", "Partial()" are accepted as aliases. An NdSbp prints as
 // "(S(0),B)"; a one-axis NdSbp prints and parses without parentheses too.
+// Annotations may leave axes open with "*" (NdSbpPattern).
 #ifndef SBPFLOW_SBP_SBP_H_
 #define SBPFLOW_SBP_SBP_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,23 @@ std::string NdSbpToString(const NdSbp& nd_sbp);
 // mesh's rank. Errors: "S(2) splits dimension 2 of a rank-2 tensor",
 // "(S(0),B) has 2 axes, the mesh has 1".
 absl::Status ValidateNdSbp(const NdSbp& nd_sbp, int tensor_rank, int mesh_rank);
+
+// An annotation that may leave mesh axes open: "*" on an axis lets
+// inference choose there, e.g. "(*,B)" fixes only the second axis. Every
+// NdSbp text is a pattern with no open axis.
+using NdSbpPattern = std::vector<std::optional<Sbp>>;
+
+// Parses like ParseNdSbp, with "*" accepted for any axis.
+absl::StatusOr<NdSbpPattern> ParseNdSbpPattern(absl::string_view text);
+
+// "(*,B)"; a one-axis pattern prints without parentheses.
+std::string NdSbpPatternToString(const NdSbpPattern& pattern);
+
+// Like ValidateNdSbp, for the axes the pattern fixes.
+absl::Status ValidateNdSbpPattern(const NdSbpPattern& pattern, int tensor_rank, int mesh_rank);
+
+// Whether `nd_sbp` has the pattern's Sbp on every axis the pattern fixes.
+bool PatternMatches(const NdSbpPattern& pattern, const NdSbp& nd_sbp);
 
 bool HasPartial(const NdSbp& nd_sbp);
 bool IsAllBroadcast(const NdSbp& nd_sbp);

@@ -11,6 +11,10 @@
 namespace sbpflow {
 namespace {
 
+// Far below any real transfer (the link model's latency alone is ~µs), so
+// it only breaks ties.
+constexpr double kSourceSplitTieBreakSeconds = 1e-15;
+
 bool IsSource(const Node& node) {
   return node.op == "Placeholder" || node.op == "Variable" || node.op == "Const";
 }
@@ -26,7 +30,8 @@ bool FlatRuns(const Shape& shape, const Box& box, std::vector<std::pair<int64_t,
   const int rank = shape.rank();
   if (BoxNumElements(box) == 0) return true;
   int inner_axis = rank - 1;
-  while (inner_axis > 0 && box[inner_axis].begin == 0 && box[inner_axis].end == shape.dim(inner_axis)) {
+  while (inner_axis > 0 && box[inner_axis].begin == 0 &&
+         box[inner_axis].end == shape.dim(inner_axis)) {
     --inner_axis;
   }
   if (rank == 0) {
@@ -147,19 +152,19 @@ class Inference {
     } else {
       layout.placement = options_.placement;
     }
-    std::vector<std::optional<NdSbp>>& annotated = annotations_[index];
+    std::vector<std::optional<NdSbpPattern>>& annotated = annotations_[index];
     annotated.resize(node.outputs.size());
     for (size_t output = 0; output < node.output_sbp.size(); ++output) {
       if (node.output_sbp[output].empty()) continue;
-      auto nd_sbp = ParseNdSbp(node.output_sbp[output]);
+      auto nd_sbp = ParseNdSbpPattern(node.output_sbp[output]);
       absl::Status status = nd_sbp.status();
       if (status.ok()) {
-        status = ValidateNdSbp(*nd_sbp, node.outputs[output].shape.rank(),
-                               layout.placement.mesh_rank());
+        status = ValidateNdSbpPattern(*nd_sbp, node.outputs[output].shape.rank(),
+                                      layout.placement.mesh_rank());
       }
       if (!status.ok()) {
-        return NodeError(node, absl::StrCat("field 'output_sbp[", output, "]': ",
-                                            status.message()));
+        return NodeError(node,
+                         absl::StrCat("field 'output_sbp[", output, "]': ", status.message()));
       }
       annotated[output] = *nd_sbp;
     }
@@ -197,17 +202,36 @@ class Inference {
     return true;
   }
 
-  absl::StatusOr<double> BoxingCost(const TensorType& type, const Layout& from,
-                                    const Layout& to) {
+  // The cost of boxing `from` into `to`, for choosing signatures. Making a
+  // value partial (B or S to P) moves nothing, but it defers a reduction
+  // that some consumer pays later; it is charged that reduction (to B on the
+  // axes made partial) now, so a free-looking zero-fill never beats a layout
+  // that needs no pending sum.
+  absl::StatusOr<double> BoxingCost(const TensorType& type, const Layout& from, const Layout& to) {
     if (from == to) return 0.0;
-    auto key = std::make_tuple(type.shape.dims(), static_cast<int>(type.dtype), Intern(from),
-                               Intern(to));
+    auto key =
+        std::make_tuple(type.shape.dims(), static_cast<int>(type.dtype), Intern(from), Intern(to));
     auto it = cost_cache_.find(key);
     if (it != cost_cache_.end()) return it->second;
     BoxingRequest request{type.shape, type.dtype, from, to, options_.link};
     SBP_ASSIGN_OR_RETURN(BoxingPlan plan, PlanBoxing(request));
-    cost_cache_[key] = plan.cost_seconds;
-    return plan.cost_seconds;
+    double cost = plan.cost_seconds;
+    Layout reduced = to;
+    bool made_partial = false;
+    for (size_t axis = 0; axis < to.nd_sbp.size(); ++axis) {
+      const bool was_partial = from.placement == to.placement && from.nd_sbp[axis].is_partial();
+      if (to.nd_sbp[axis].is_partial() && !was_partial) {
+        reduced.nd_sbp[axis] = Sbp::Broadcast();
+        made_partial = true;
+      }
+    }
+    if (made_partial) {
+      absl::StatusOr<BoxingPlan> reduction =
+          PlanBoxing(BoxingRequest{type.shape, type.dtype, to, reduced, options_.link});
+      if (reduction.ok()) cost += reduction->cost_seconds;
+    }
+    cost_cache_[key] = cost;
+    return cost;
   }
 
   int Intern(const Layout& layout) {
@@ -226,8 +250,8 @@ class Inference {
   const SbpInferenceOptions& options_;
   std::vector<NodeLayout> layouts_;
   std::vector<bool> resolved_;
-  // Per node, per output: the annotated NdSbp, if any.
-  std::vector<std::vector<std::optional<NdSbp>>> annotations_;
+  // Per node, per output: the annotation, if any.
+  std::vector<std::vector<std::optional<NdSbpPattern>>> annotations_;
   std::vector<Layout> interned_;
   std::map<std::tuple<std::vector<int64_t>, int, int, int>, double> cost_cache_;
 };
@@ -252,7 +276,7 @@ absl::Status Inference::Decide(int index) {
   }
   const OpDef* def = ops_.Find(node.op);
   CHECK(def != nullptr);
-  const std::vector<std::optional<NdSbp>>& annotated = annotations_[index];
+  const std::vector<std::optional<NdSbpPattern>>& annotated = annotations_[index];
 
   struct Rejection {
     std::string signature;
@@ -280,9 +304,10 @@ absl::Status Inference::Decide(int index) {
     };
     std::string reason;
     for (size_t output = 0; output < node.outputs.size() && reason.empty(); ++output) {
-      if (annotated[output].has_value() && *annotated[output] != nd(false, static_cast<int>(output))) {
+      if (annotated[output].has_value() &&
+          !PatternMatches(*annotated[output], nd(false, static_cast<int>(output)))) {
         reason = absl::StrCat("output ", output, " is annotated ",
-                              NdSbpToString(*annotated[output]));
+                              NdSbpPatternToString(*annotated[output]));
       }
     }
     if (reason.empty() && node.op == "Reshape" &&
@@ -301,6 +326,14 @@ absl::Status Inference::Decide(int index) {
             (mutated && layouts_[ref.node].placement != placement)) {
           reason = absl::StrCat("input ", input, " ('", graph_.node(ref.node).name,
                                 "') cannot be produced as ", NdSbpToString(required));
+        }
+        // A variable or constant costs nothing to lay out any way, but a
+        // replicated one is what data parallelism means and keeps its
+        // consumers free: among equal candidates, it stays broadcast.
+        // (Placeholders take the split their consumer prefers: that is how
+        // unannotated graphs become data parallel.)
+        if (graph_.node(ref.node).op != "Placeholder" && !IsAllBroadcast(required)) {
+          cost += kSourceSplitTieBreakSeconds;
         }
         continue;
       }
@@ -332,17 +365,18 @@ absl::Status Inference::Decide(int index) {
   if (!best.has_value()) {
     std::vector<std::string> inputs;
     for (const TensorRef& ref : node.inputs) {
-      inputs.push_back(resolved_[ref.node]
-                           ? NdSbpToString(layouts_[ref.node].outputs[ref.output])
-                           : std::string("?"));
+      inputs.push_back(resolved_[ref.node] ? NdSbpToString(layouts_[ref.node].outputs[ref.output])
+                                           : std::string("?"));
     }
     std::vector<std::string> tried;
     for (size_t i = 0; i < rejections.size() && i < 6; ++i) {
       tried.push_back(absl::StrCat(rejections[i].signature, ": ", rejections[i].reason));
     }
-    if (rejections.size() > 6) tried.push_back(absl::StrCat("and ", rejections.size() - 6, " more"));
-    return NodeError(node, absl::StrCat("no SBP signature fits: inputs (", absl::StrJoin(inputs, ", "),
-                                        "); tried ", absl::StrJoin(tried, "; ")));
+    if (rejections.size() > 6)
+      tried.push_back(absl::StrCat("and ", rejections.size() - 6, " more"));
+    return NodeError(node,
+                     absl::StrCat("no SBP signature fits: inputs (", absl::StrJoin(inputs, ", "),
+                                  "); tried ", absl::StrJoin(tried, "; ")));
   }
 
   layout.inputs.clear();

@@ -19,32 +19,71 @@ std::vector<std::string> Components(absl::string_view strategy) {
   return components;
 }
 
-// Per node, per mesh axis: the preset Sbp (nullopt = no opinion).
+bool IsSource(const Node& node) {
+  return node.op == "Placeholder" || node.op == "Variable" || node.op == "Const";
+}
+
+// Per node, per mesh axis: the preset Sbp of output 0 (nullopt = no
+// opinion). `Require` marks what a user annotation may not contradict.
 class Annotations {
  public:
   Annotations(const Graph& graph, int mesh_rank)
-      : mesh_rank_(mesh_rank), sbp_(graph.num_nodes()) {}
+      : mesh_rank_(mesh_rank), sbp_(graph.num_nodes()), required_(graph.num_nodes()) {}
 
   void Set(int node, int axis, Sbp sbp) {
     if (sbp_[node].empty()) sbp_[node].resize(mesh_rank_);
     sbp_[node][axis] = sbp;
   }
 
-  // Writes every node with an opinion and no user annotation.
-  void Apply(Graph* graph) const {
+  void Require(int node, int axis, Sbp sbp, std::string why) {
+    Set(node, axis, sbp);
+    if (required_[node].empty()) required_[node].resize(mesh_rank_);
+    required_[node][axis] = std::move(why);
+  }
+
+  // Writes every node with an opinion and no user annotation: sources get B
+  // on the axes without one (a preset's variable is whole there), other
+  // nodes "*" (inference chooses). A user annotation wins, unless it
+  // contradicts a required axis: then the error names the node and field.
+  absl::Status Apply(Graph* graph, const Placement& placement) const {
     for (int node = 0; node < graph->num_nodes(); ++node) {
       if (sbp_[node].empty()) continue;
       Node& target = graph->mutable_node(node);
-      if (!target.output_sbp.empty() && !target.output_sbp[0].empty()) continue;
-      NdSbp nd_sbp;
-      for (const std::optional<Sbp>& sbp : sbp_[node]) nd_sbp.push_back(sbp.value_or(Sbp::Broadcast()));
-      target.output_sbp.assign(1, NdSbpToString(nd_sbp));
+      if (!target.output_sbp.empty() && !target.output_sbp[0].empty()) {
+        SBP_RETURN_IF_ERROR(CheckUserAnnotation(target, node, placement));
+        continue;
+      }
+      NdSbpPattern pattern;
+      for (const std::optional<Sbp>& sbp : sbp_[node]) {
+        pattern.push_back(sbp.has_value() || !IsSource(target) ? sbp : Sbp::Broadcast());
+      }
+      target.output_sbp.assign(1, NdSbpPatternToString(pattern));
     }
+    return absl::OkStatus();
   }
 
  private:
+  absl::Status CheckUserAnnotation(const Node& target, int node, const Placement& placement) const {
+    if (required_[node].empty()) return absl::OkStatus();
+    // Unparsable or misshapen annotations are inference's to report.
+    absl::StatusOr<NdSbpPattern> user = ParseNdSbpPattern(target.output_sbp[0]);
+    if (!user.ok() || static_cast<int>(user->size()) != mesh_rank_) return absl::OkStatus();
+    for (int axis = 0; axis < mesh_rank_; ++axis) {
+      if (required_[node][axis].empty() || !(*user)[axis].has_value() ||
+          *(*user)[axis] == *sbp_[node][axis]) {
+        continue;
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node '", target.name, "' (", target.op, "): field 'output_sbp[0]': ",
+          target.output_sbp[0], " conflicts with ", required_[node][axis], ", which makes it ",
+          sbp_[node][axis]->ToString(), " over mesh axis ", placement.axes()[axis]));
+    }
+    return absl::OkStatus();
+  }
+
   int mesh_rank_;
   std::vector<std::vector<std::optional<Sbp>>> sbp_;
+  std::vector<std::vector<std::string>> required_;
 };
 
 bool IsWeight(const Graph& graph, TensorRef ref, int rank) {
@@ -62,12 +101,20 @@ bool IsWeightMatMul(const Graph& graph, const Node& node) {
 // Ops through which "comes from a column-parallel MatMul" propagates.
 bool Propagates(const std::string& op) {
   static const std::set<std::string> kOps = {
-      "Add",  "Sub",     "Mul",       "Div",         "Relu",       "Gelu",     "Tanh",
-      "Neg",  "Exp",     "Scale",     "Identity",    "Reshape",    "Transpose", "BatchMatMul",
-      "Softmax", "CausalMask", "Split"};
+      "Add",       "Sub",         "Mul",     "Div",        "Relu",     "Gelu",
+      "Tanh",      "Neg",         "Exp",     "Scale",      "Identity", "Reshape",
+      "Transpose", "BatchMatMul", "Softmax", "CausalMask", "Split"};
   return kOps.contains(op);
 }
 
+// Megatron's layout on the tp axis: weights split by columns or rows, the
+// activations of column-parallel layers left to inference (their split
+// follows the columns through reshapes, transposes and attention), the
+// output of a row-parallel MatMul partial, and every other forward
+// activation whole, as between Megatron's blocks. The backward pass
+// mirrors it: the gradient of a whole activation is whole, except the
+// input gradient of a column-parallel MatMul, which is partial (Megatron's
+// all-reduce in backward); the gradient of a partial output is whole.
 absl::Status AnnotateTensorParallel(const Graph& graph, int axis, Annotations* annotations) {
   SBP_ASSIGN_OR_RETURN(std::vector<int> order, graph.TopologicalOrder());
   // MatMuls whose output reaches the loss without another weight MatMul.
@@ -89,6 +136,12 @@ absl::Status AnnotateTensorParallel(const Graph& graph, int axis, Annotations* a
     }
   }
   std::vector<bool> column_derived(graph.num_nodes(), false);
+  std::vector<bool> column_parallel(graph.num_nodes(), false);
+  std::vector<std::optional<Sbp>> forward(graph.num_nodes());  // output 0 on tp
+  auto set = [&](int index, Sbp sbp) {
+    annotations->Set(index, axis, sbp);
+    forward[index] = sbp;
+  };
   for (int index : order) {
     const Node& node = graph.node(index);
     if (node.role != NodeRole::kForward) continue;
@@ -96,23 +149,88 @@ absl::Status AnnotateTensorParallel(const Graph& graph, int axis, Annotations* a
       const int weight = node.inputs[1].node;
       if (column_derived[node.inputs[0].node]) {
         annotations->Set(weight, axis, Sbp::Split(0));
+        set(index, Sbp::PartialSum());
       } else if (!head[index]) {
         annotations->Set(weight, axis, Sbp::Split(1));
         column_derived[index] = true;
+        column_parallel[index] = true;
+      } else {
+        set(index, Sbp::Broadcast());
       }
       continue;
     }
-    if (!Propagates(node.op)) continue;
     bool derived = false;
-    for (const TensorRef& input : node.inputs) derived = derived || column_derived[input.node];
+    if (Propagates(node.op)) {
+      for (const TensorRef& input : node.inputs) derived = derived || column_derived[input.node];
+    }
     column_derived[index] = derived;
+    if (!derived && !IsSource(node) && !node.outputs.empty() && node.outputs[0].shape.rank() > 0) {
+      set(index, Sbp::Broadcast());
+    }
     // The bias of a column-parallel layer is split like its columns.
     if (derived && node.op == "Add" && IsWeight(graph, node.inputs[1], 1) &&
         column_derived[node.inputs[0].node]) {
       annotations->Set(node.inputs[1].node, axis, Sbp::Split(0));
     }
   }
+  for (int index : order) {
+    const Node& node = graph.node(index);
+    if (node.role != NodeRole::kBackward || node.outputs.empty() ||
+        node.outputs[0].shape.rank() == 0) {
+      continue;
+    }
+    const std::optional<TensorRef> of = graph.GradientOf(TensorRef{index, 0});
+    if (!of.has_value() || of->output != 0 || !forward[of->node].has_value()) continue;
+    if (forward[of->node]->is_partial()) {
+      annotations->Set(index, axis, Sbp::Broadcast());
+    } else if (node.origin >= 0 && column_parallel[node.origin] &&
+               graph.node(node.origin).inputs[0] == *of) {
+      annotations->Set(index, axis, Sbp::PartialSum());
+    } else {
+      annotations->Set(index, axis, Sbp::Broadcast());
+    }
+  }
   return absl::OkStatus();
+}
+
+// Data parallelism on the dp axis: every forward activation computed from
+// the data inputs that keeps their batch dimension first is split along it,
+// and so is its gradient, so weights are used whole there (gathered once
+// when ZeRO shards them) and only weight gradients are reduced.
+void AnnotateDataParallel(const Graph& graph, const std::vector<int>& order,
+                          const std::vector<int>& data_inputs, int axis, Annotations* annotations) {
+  if (data_inputs.empty()) return;
+  const Shape& first = graph.node(data_inputs[0]).outputs[0].shape;
+  if (first.rank() == 0) return;
+  const int64_t batch = first.dim(0);
+  std::vector<bool> from_data(graph.num_nodes(), false);
+  for (int input : data_inputs) from_data[input] = true;
+  std::vector<bool> split(graph.num_nodes(), false);
+  for (int index : order) {
+    const Node& node = graph.node(index);
+    if (node.role != NodeRole::kForward || IsSource(node)) continue;
+    for (const TensorRef& input : node.inputs)
+      from_data[index] = from_data[index] || from_data[input.node];
+    if (from_data[index] && !node.outputs.empty() && node.outputs[0].shape.rank() > 0 &&
+        node.outputs[0].shape.dim(0) == batch) {
+      annotations->Set(index, axis, Sbp::Split(0));
+      split[index] = true;
+    } else if (!from_data[index] && !node.outputs.empty() && node.outputs[0].shape.rank() > 0) {
+      // Computed from parameters alone (e.g. position embeddings): whole,
+      // like the parameters under data parallelism.
+      annotations->Set(index, axis, Sbp::Broadcast());
+    }
+  }
+  // The gradient of a split activation is split the same way.
+  for (int index : order) {
+    const Node& node = graph.node(index);
+    if (node.role != NodeRole::kBackward || node.outputs.empty()) continue;
+    const std::optional<TensorRef> of = graph.GradientOf(TensorRef{index, 0});
+    if (of.has_value() && of->output == 0 && split[of->node] &&
+        node.outputs[0].shape == graph.node(of->node).outputs[0].shape) {
+      annotations->Set(index, axis, Sbp::Split(0));
+    }
+  }
 }
 
 }  // namespace
@@ -122,8 +240,8 @@ absl::StatusOr<std::vector<std::string>> StrategyAxes(absl::string_view strategy
   std::set<std::string> seen;
   for (const std::string& component : components) {
     if (component != "dp" && component != "tp") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--strategy: unknown component '", component, "' (expected dp, tp or dp,tp)"));
+      return absl::InvalidArgumentError(absl::StrCat("--strategy: unknown component '", component,
+                                                     "' (expected dp, tp or dp,tp)"));
     }
     if (!seen.insert(component).second) {
       return absl::InvalidArgumentError(
@@ -136,9 +254,9 @@ absl::StatusOr<std::vector<std::string>> StrategyAxes(absl::string_view strategy
     return axes;
   }
   if (static_cast<int>(components.size()) != mesh_rank) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--strategy ", strategy, " names ", components.size(), " mesh axes, the mesh has ",
-        mesh_rank, " (use --axes to name them)"));
+    return absl::InvalidArgumentError(absl::StrCat("--strategy ", strategy, " names ",
+                                                   components.size(), " mesh axes, the mesh has ",
+                                                   mesh_rank, " (use --axes to name them)"));
   }
   return components;
 }
@@ -146,8 +264,7 @@ absl::StatusOr<std::vector<std::string>> StrategyAxes(absl::string_view strategy
 absl::Status ApplyStrategy(Graph* graph, const Placement& placement,
                            const StrategyOptions& options) {
   if (options.zero != 0 && options.zero != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--zero must be 0 or 1, got ", options.zero));
+    return absl::InvalidArgumentError(absl::StrCat("--zero must be 0 or 1, got ", options.zero));
   }
   Annotations annotations(*graph, placement.mesh_rank());
   int dp_axis = -1;
@@ -155,9 +272,9 @@ absl::Status ApplyStrategy(Graph* graph, const Placement& placement,
   for (const std::string& component : Components(options.strategy)) {
     const int axis = placement.AxisIndex(component);
     if (axis < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--strategy ", options.strategy, ": the mesh has no axis named '", component,
-          "' (axes: ", absl::StrJoin(placement.axes(), ","), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--strategy ", options.strategy, ": the mesh has no axis named '", component,
+                       "' (axes: ", absl::StrJoin(placement.axes(), ","), ")"));
     }
     (component == "dp" ? dp_axis : tp_axis) = axis;
   }
@@ -168,16 +285,25 @@ absl::Status ApplyStrategy(Graph* graph, const Placement& placement,
     }
   }
   const GraphSignature& signature = graph->signature();
+  std::vector<int> data_inputs;
+  for (const std::string& name : {signature.features, signature.labels}) {
+    if (name.empty()) continue;
+    std::optional<int> node = graph->FindNode(name);
+    if (node.has_value()) data_inputs.push_back(*node);
+  }
   if (dp_axis >= 0 || tp_axis >= 0) {
-    for (const std::string& name : {signature.features, signature.labels}) {
-      if (name.empty()) continue;
-      std::optional<int> node = graph->FindNode(name);
-      if (!node.has_value()) continue;
+    for (int node : data_inputs) {
       for (int axis = 0; axis < placement.mesh_rank(); ++axis) {
-        annotations.Set(*node, axis, axis == dp_axis ? Sbp::Split(0) : Sbp::Broadcast());
+        if (axis == dp_axis) {
+          annotations.Require(node, axis, Sbp::Split(0), "--strategy dp");
+        } else {
+          annotations.Set(node, axis, Sbp::Broadcast());
+        }
       }
     }
   }
+  SBP_ASSIGN_OR_RETURN(std::vector<int> order, graph->TopologicalOrder());
+  if (dp_axis >= 0) AnnotateDataParallel(*graph, order, data_inputs, dp_axis, &annotations);
   if (tp_axis >= 0) SBP_RETURN_IF_ERROR(AnnotateTensorParallel(*graph, tp_axis, &annotations));
   if (options.zero == 1) {
     // Trainable variables; their optimizer state takes their layout through
@@ -188,11 +314,10 @@ absl::Status ApplyStrategy(Graph* graph, const Placement& placement,
           !node.attrs.GetBoolOr("trainable", true).value_or(true)) {
         continue;
       }
-      annotations.Set(index, dp_axis, Sbp::Split(0));
+      annotations.Require(index, dp_axis, Sbp::Split(0), "--zero 1");
     }
   }
-  annotations.Apply(graph);
-  return absl::OkStatus();
+  return annotations.Apply(graph, placement);
 }
 
 }  // namespace sbpflow

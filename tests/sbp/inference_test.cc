@@ -9,6 +9,7 @@
 #include "graph/shape_inference.h"
 #include "sbp/compile.h"
 #include "sbp/plan_proto.h"
+#include "base/status_macros.h"
 
 namespace sbpflow {
 namespace {
@@ -102,14 +103,15 @@ TEST_F(InferenceTest, TensorParallelFollowsMegatronOnTheMlp) {
 }
 
 TEST_F(InferenceTest, TensorParallelSplitsGptHeads) {
-  auto graph = BuildGpt(*ops_, GptOptions{.layers = 1, .hidden = 8, .heads = 2, .seq = 4, .vocab = 16});
+  auto graph =
+      BuildGpt(*ops_, GptOptions{.layers = 1, .hidden = 8, .heads = 2, .seq = 4, .vocab = 16});
   ASSERT_TRUE(graph.ok());
   ASSERT_TRUE(InferGraphShapes(&*graph, *ops_, 2).ok());
   auto compiled = Compile(*graph, "cpu:0-3", "2x2", "dp,tp");
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   EXPECT_EQ(LayoutOf(*compiled, "tokens"), "(S(0),B)");
-  for (const char* weight : {"block0.attn.q.weight", "block0.attn.k.weight",
-                             "block0.attn.v.weight", "block0.mlp.fc.weight"}) {
+  for (const char* weight : {"block0.attn.q.weight", "block0.attn.k.weight", "block0.attn.v.weight",
+                             "block0.mlp.fc.weight"}) {
     EXPECT_EQ(LayoutOf(*compiled, weight), "(B,S(1))") << weight;
   }
   EXPECT_EQ(LayoutOf(*compiled, "block0.attn.proj.weight"), "(B,S(0))");
@@ -117,6 +119,72 @@ TEST_F(InferenceTest, TensorParallelSplitsGptHeads) {
   EXPECT_EQ(LayoutOf(*compiled, "head.weight"), "(B,B)");
   // Heads are split: the attention scores [B, heads, T, T] split on both axes.
   EXPECT_EQ(LayoutOf(*compiled, "block0.attn/scores"), "(S(0),S(1))");
+}
+
+// The presets on a GPT, counted collective by collective (one per group).
+class GptPresetTest : public InferenceTest {
+ protected:
+  absl::StatusOr<CompiledPlan> CompileGpt(const std::string& devices, const std::string& mesh,
+                                          const std::string& strategy, int zero = 0) {
+    auto graph =
+        BuildGpt(*ops_, GptOptions{.layers = 2, .hidden = 16, .heads = 2, .seq = 8, .vocab = 32});
+    if (!graph.ok()) return graph.status();
+    SBP_RETURN_IF_ERROR(InferGraphShapes(&*graph, *ops_, 4));
+    return Compile(*graph, devices, mesh, strategy, zero);
+  }
+
+  static int TrainableVariables(const CompiledPlan& compiled) {
+    int count = 0;
+    for (const VariableSpec& spec : compiled.plan.variables) count += spec.trainable ? 1 : 0;
+    return count;
+  }
+};
+
+// Megatron: per block one all-reduce after the attention output and one
+// after the MLP in the forward pass, one for each of their column-parallel
+// inputs' gradients in the backward pass; nothing else (replicated weights
+// get replicated gradients). Heads are split.
+TEST_F(GptPresetTest, TensorParallelIssuesMegatronsAllReducesOnly) {
+  auto compiled = CompileGpt("cpu:0-1", "", "tp");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  EXPECT_EQ(Collectives(compiled->plan), (std::map<std::string, int>{{"all_reduce", 2 * 4}}));
+  EXPECT_EQ(LayoutOf(*compiled, "block0.attn/scores"), "S(1)");
+  EXPECT_EQ(LayoutOf(*compiled, "block1.attn/context"), "S(1)");
+  EXPECT_EQ(LayoutOf(*compiled, "block0.ln1/LayerNorm"), "B");
+  EXPECT_EQ(LayoutOf(*compiled, "block0.attn.proj/MatMul"), "P");
+  EXPECT_EQ(LayoutOf(*compiled, "grad/block0.mlp.fc/MatMul/da"), "P");
+}
+
+// Pure data parallelism: activations split by the batch, every parameter
+// (position embeddings included) whole, one bucketed gradient all-reduce.
+TEST_F(GptPresetTest, DataParallelOnlyAllReducesGradients) {
+  auto compiled = CompileGpt("cpu:0-3", "", "dp");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  EXPECT_EQ(Collectives(compiled->plan), (std::map<std::string, int>{{"all_reduce", 1}}));
+  EXPECT_EQ(LayoutOf(*compiled, "wpe"), "B");
+  EXPECT_EQ(LayoutOf(*compiled, "embed/positions_1"), "B");
+  EXPECT_EQ(LayoutOf(*compiled, "block0/residual1"), "S(0)");
+}
+
+// Both: Megatron's all-reduces within each of the 2 tp groups, the
+// gradient bucket within each of the 2 dp groups.
+TEST_F(GptPresetTest, TwoDimensionalCombinesBoth) {
+  auto compiled = CompileGpt("cpu:0-3", "2x2", "dp,tp");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  EXPECT_EQ(Collectives(compiled->plan), (std::map<std::string, int>{{"all_reduce", 2 * 8 + 2}}));
+  EXPECT_EQ(LayoutOf(*compiled, "block0.attn/scores"), "(S(0),S(1))");
+}
+
+// ZeRO-1 at a small batch: each parameter all-gathered once, each gradient
+// reduce-scattered once, nothing else.
+TEST_F(GptPresetTest, ZeroGathersParametersAndScattersGradients) {
+  auto compiled = CompileGpt("cpu:0-1", "", "dp", /*zero=*/1);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  const int parameters = TrainableVariables(*compiled);
+  EXPECT_EQ(parameters, 5 + 2 * 16);  // wte, wpe, ln_f, head; 16 per block
+  EXPECT_EQ(
+      Collectives(compiled->plan),
+      (std::map<std::string, int>{{"all_gather", parameters}, {"reduce_scatter", parameters}}));
 }
 
 TEST_F(InferenceTest, ZeroShardsVariablesAndTheirState) {
@@ -207,6 +275,11 @@ INSTANTIATE_TEST_SUITE_P(
                       "--mesh: mesh 2x2 has 4 positions, got 3 devices"},
         BadAnnotation{"UnknownStrategy", "", "", "cpu:0-1", "", "pp",
                       "--strategy: unknown component 'pp' (expected dp, tp or dp,tp)"},
+        BadAnnotation{"ConflictsWithThePreset", "nodes { name: \"x\" op: \"Placeholder\"",
+                      "nodes { name: \"x\" op: \"Placeholder\" output_sbp: \"S(1)\"", "cpu:0-1", "",
+                      "dp",
+                      "node 'x' (Placeholder): field 'output_sbp[0]': S(1) conflicts with "
+                      "--strategy dp, which makes it S(0) over mesh axis dp"},
         BadAnnotation{"StrategyAxesMismatch", "", "", "cpu:0-3", "2x2", "dp",
                       "--strategy dp names 1 mesh axes, the mesh has 2 (use --axes to name "
                       "them)"}),

@@ -1,8 +1,9 @@
 // SBP value types: text syntax (with DTensor aliases), validation, placements
 // and balanced shard boxes.
+#include "sbp/sbp.h"
+
 #include "gtest/gtest.h"
 #include "sbp/placement.h"
-#include "sbp/sbp.h"
 
 namespace sbpflow {
 namespace {
@@ -17,7 +18,8 @@ TEST(SbpTest, ParsesTextAndDTensorAliases) {
 }
 
 TEST(SbpTest, RejectsUnknownText) {
-  for (const char* text : {"X", "S", "S(-1)", "S(a)", "Shard()", "Replicate", "P(min)", "(S(0),Q)", ""}) {
+  for (const char* text :
+       {"X", "S", "S(-1)", "S(a)", "Shard()", "Replicate", "P(min)", "(S(0),Q)", ""}) {
     auto parsed = ParseNdSbp(text);
     EXPECT_FALSE(parsed.ok()) << text;
   }
@@ -90,6 +92,26 @@ TEST(PlacementTest, BalancedSplitsApplyMeshAxisByMeshAxis) {
   // Broadcast and partial hold the whole tensor.
   EXPECT_EQ(BoxToString(ShardBox(shape, {Sbp::PartialSum(), Sbp::Broadcast()}, square, 3)),
             "[0,7)x[0,10)");
+}
+
+TEST(NdSbpPatternTest, OpenAxesParsePrintAndMatch) {
+  auto pattern = ParseNdSbpPattern("(*, B)");
+  ASSERT_TRUE(pattern.ok()) << pattern.status();
+  EXPECT_EQ(NdSbpPatternToString(*pattern), "(*,B)");
+  EXPECT_TRUE(PatternMatches(*pattern, {Sbp::Split(0), Sbp::Broadcast()}));
+  EXPECT_TRUE(PatternMatches(*pattern, {Sbp::PartialSum(), Sbp::Broadcast()}));
+  EXPECT_FALSE(PatternMatches(*pattern, {Sbp::Split(0), Sbp::Split(1)}));
+  EXPECT_FALSE(PatternMatches(*pattern, {Sbp::Broadcast()}));
+  EXPECT_EQ(NdSbpPatternToString(*ParseNdSbpPattern("S(1)")), "S(1)");
+  EXPECT_EQ(NdSbpPatternToString(*ParseNdSbpPattern("*")), "*");
+  // A layout is never open.
+  EXPECT_EQ(ParseNdSbp("(*,B)").status(),
+            absl::InvalidArgumentError("in '(*,B)': unknown SBP '*' (expected S(i), B, P, "
+                                       "P(max), Shard(i), Replicate() or Partial())"));
+  EXPECT_EQ(ValidateNdSbpPattern(*ParseNdSbpPattern("(*,S(3))"), 2, 2),
+            absl::InvalidArgumentError("S(3) splits dimension 3 of a rank-2 tensor"));
+  EXPECT_EQ(ValidateNdSbpPattern(*ParseNdSbpPattern("(*,B)"), 2, 1),
+            absl::InvalidArgumentError("(*,B) has 2 axes, the mesh has 1"));
 }
 
 }  // namespace
