@@ -470,7 +470,8 @@ void ActorRuntime::Complete(int actor, int firing) {
   // The pipeline gate moves on before this actor tries its next firing,
   // which may belong to the next instruction.
   std::vector<int> next_group;
-  if (pipeline_ != nullptr && pipeline_->gated(actor)) next_group = pipeline_->Finished(actor, firing);
+  if (pipeline_ != nullptr && pipeline_->gated(actor))
+    next_group = pipeline_->Finished(actor, firing);
   bool schedule = false;
   {
     std::lock_guard<SpinLock> lock(state.mutex);

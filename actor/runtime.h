@@ -89,10 +89,12 @@ class Runtime {
   // variable shard missing from `variables`, collectives without a
   // communicator, a fetch that cannot be assembled, or contexts that do not
   // match plan.devices.
-  static absl::StatusOr<std::unique_ptr<Runtime>> Create(
-      std::shared_ptr<const PhysicalPlan> plan, const KernelRegistry* kernels,
-      VariableStore* variables, std::vector<DeviceContext*> devices, Communicator* communicator,
-      RuntimeOptions options);
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(std::shared_ptr<const PhysicalPlan> plan,
+                                                         const KernelRegistry* kernels,
+                                                         VariableStore* variables,
+                                                         std::vector<DeviceContext*> devices,
+                                                         Communicator* communicator,
+                                                         RuntimeOptions options);
 
   virtual ~Runtime() = default;
 

@@ -6,14 +6,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "actor/pipeline_plan.h"
+#include "actor/schedule.h"
 #include "base/status_macros.h"
 #include "graph/graph_proto.h"
 #include "graph/optimizers/optimizer.h"
 #include "io/checkpoint_check.h"
 #include "io/data_spec.h"
 #include "io/safetensors.h"
-#include "actor/pipeline_plan.h"
-#include "actor/schedule.h"
 
 namespace sbpflow {
 
@@ -70,9 +70,8 @@ absl::Status ExpectFits(const JobOptions& options, const Graph& graph, const std
   const TensorType& expected = PlaceholderType(graph, placeholder);
   if (expected == given) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("--data ", options.data, ": its ", role, " are ",
-                                                 given.ToString(), ", placeholder '",
-                                                 placeholder, "' expects ",
-                                                 expected.ToString()));
+                                                 given.ToString(), ", placeholder '", placeholder,
+                                                 "' expects ", expected.ToString()));
 }
 
 // The vocabulary of an integer input: the rows of the table of the first
@@ -105,16 +104,15 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, 
   if (spec.kind == DataSpec::Kind::kText) {
     if (features_type.shape.rank() != 2) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--data ", options.data, ": text needs a features placeholder [batch, seq], '",
-          features, "' is ", features_type.ToString()));
+          "--data ", options.data, ": text needs a features placeholder [batch, seq], '", features,
+          "' is ", features_type.ToString()));
     }
     request.sequence_length = features_type.shape.dim(1);
   }
   if (spec.kind == DataSpec::Kind::kSynthetic) {
     SyntheticOptions& synthetic = request.synthetic;
-    synthetic.example_features_shape =
-        Shape(std::vector<int64_t>(features_type.shape.dims().begin() + 1,
-                                   features_type.shape.dims().end()));
+    synthetic.example_features_shape = Shape(std::vector<int64_t>(
+        features_type.shape.dims().begin() + 1, features_type.shape.dims().end()));
     synthetic.features_dtype = features_type.dtype;
     synthetic.vocabulary_size = VocabularyOf(graph, features);
     synthetic.example_labels_shape = Shape(
@@ -141,7 +139,9 @@ absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRule
   parallel.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
   parallel.overlap = !options.no_overlap;
   SBP_ASSIGN_OR_RETURN(ScheduleKind kind, ParseScheduleKind(options.schedule));
-  parallel.chunks = options.chunks > 0 ? options.chunks : kind == ScheduleKind::kInterleaved ? 2 : 1;
+  parallel.chunks = options.chunks > 0                   ? options.chunks
+                    : kind == ScheduleKind::kInterleaved ? 2
+                                                         : 1;
   // Forwards alone (and one micro-batch) need no interleaving: GPipe's order
   // over the same chunks runs any M, where interleaved needs M a multiple of P.
   if (optimizer == nullptr) kind = ScheduleKind::kGPipe;
@@ -153,8 +153,8 @@ absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRule
         ScheduleRequest{kind, parallel.pipeline, parallel.micro_batches, parallel.chunks});
     // The generator names `sbpflow schedule`'s flags; P is --pipeline here.
     if (!generated.ok()) {
-      return absl::InvalidArgumentError(absl::StrReplaceAll(generated.status().message(),
-                                                            {{"--stages", "--pipeline"}}));
+      return absl::InvalidArgumentError(
+          absl::StrReplaceAll(generated.status().message(), {{"--stages", "--pipeline"}}));
     }
     schedule = *std::move(generated);
   }
@@ -171,21 +171,21 @@ absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& opti
                                      VariableStore** variables,
                                      std::unique_ptr<VariableStore>* created) {
   PlanRunner runner;
-  SBP_ASSIGN_OR_RETURN(runner.compiled, CompileJobPlan(context.ops(), context.rules(), options,
-                                                       forward, optimizer));
+  SBP_ASSIGN_OR_RETURN(runner.compiled,
+                       CompileJobPlan(context.ops(), context.rules(), options, forward, optimizer));
   SBP_RETURN_IF_ERROR(context.StartDevices(runner.compiled.plan.devices, options));
   if (*variables == nullptr) {
-    SBP_ASSIGN_OR_RETURN(*created, VariableStore::Create(runner.compiled.plan, options.seed,
-                                                         context.devices()));
+    SBP_ASSIGN_OR_RETURN(
+        *created, VariableStore::Create(runner.compiled.plan, options.seed, context.devices()));
     *variables = created->get();
   }
   RuntimeOptions runtime_options;
   runtime_options.threads = options.threads;
   runtime_options.trace = options.trace;
-  SBP_ASSIGN_OR_RETURN(
-      runner.runtime,
-      Runtime::Create(std::make_shared<const PhysicalPlan>(runner.compiled.plan), &context.kernels(),
-                      *variables, context.devices(), context.communicator(), runtime_options));
+  SBP_ASSIGN_OR_RETURN(runner.runtime,
+                       Runtime::Create(std::make_shared<const PhysicalPlan>(runner.compiled.plan),
+                                       &context.kernels(), *variables, context.devices(),
+                                       context.communicator(), runtime_options));
   return runner;
 }
 
@@ -205,8 +205,8 @@ absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& p
     if (spec.name == kLearningRateVariable) continue;
     SBP_ASSIGN_OR_RETURN(tensors[spec.name], variables.ReadLogical(spec.name, &allocator));
   }
-  return WriteSafetensors(path, tensors,
-                          {{"format", "pt"}, {"producer", "sbpflow"}, {"steps", absl::StrCat(steps)}});
+  return WriteSafetensors(
+      path, tensors, {{"format", "pt"}, {"producer", "sbpflow"}, {"steps", absl::StrCat(steps)}});
 }
 
 namespace {
@@ -238,7 +238,8 @@ absl::Status LoadCheckpoint(const std::string& path, VariableStore* variables, s
   }
   for (const VariableSpec& spec : variables->variables()) {
     if (spec.name == kLearningRateVariable) continue;
-    if (spec.trainable || checkpoint.tensors.contains(spec.name)) expected[spec.name] = spec.logical;
+    if (spec.trainable || checkpoint.tensors.contains(spec.name))
+      expected[spec.name] = spec.logical;
   }
   SBP_RETURN_IF_ERROR(CheckCheckpointTypes(path, expected, actual));
   for (const auto& [name, type] : expected) {

@@ -15,10 +15,10 @@
 #include "comm/in_process_communicator.h"
 #include "graph/graph.h"
 #include "graph/op_registry.h"
+#include "graph/optimizers/optimizer.h"
 #include "io/dataset.h"
 #include "kernel/device_context.h"
 #include "kernel/kernel_registry.h"
-#include "graph/optimizers/optimizer.h"
 #include "sbp/compile.h"
 #include "sbp/sbp_rules.h"
 
@@ -107,14 +107,12 @@ absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& opti
 std::map<std::string, Tensor> FeedsFor(const Graph& graph, Batch batch);
 
 // Writes every variable to a safetensors file (atomically).
-absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& path,
-                            int64_t steps);
+absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& path, int64_t steps);
 
 // Loads a checkpoint into the variables: every trainable variable must be in
 // it with its shape and dtype; optimizer state is loaded when present (state
 // of another optimizer is ignored); anything else is an error.
-absl::Status LoadCheckpoint(const std::string& path, VariableStore* variables,
-                            std::ostream& log);
+absl::Status LoadCheckpoint(const std::string& path, VariableStore* variables, std::ostream& log);
 
 }  // namespace sbpflow
 

@@ -41,7 +41,8 @@ struct TrainRequest {
 
 absl::Status CheckRequest(const TrainRequest& request) {
   if (request.job.batch < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", request.job.batch));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch must be >= 1, got ", request.job.batch));
   }
   if (request.steps_given == request.epochs_given) {
     return absl::InvalidArgumentError("give exactly one of --steps and --epochs");
@@ -57,7 +58,8 @@ absl::Status CheckRequest(const TrainRequest& request) {
         absl::StrCat("--warmup-steps must be >= 0, got ", request.warmup_steps));
   }
   if (request.job.threads < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, got ", request.job.threads));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--threads must be >= 0, got ", request.job.threads));
   }
   if (request.job.link_latency_us < 0 || request.job.link_gbps < 0) {
     return absl::InvalidArgumentError("--link-latency-us and --link-gbps must be >= 0");
@@ -129,7 +131,6 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   schedule.warmup_steps = request.warmup_steps;
   schedule.total_steps = total_steps;
 
-
   VariableStore* variables = nullptr;
   std::unique_ptr<VariableStore> store;
   SBP_ASSIGN_OR_RETURN(PlanRunner runner,
@@ -144,7 +145,8 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   if (!request.log_json.empty()) {
     log = std::make_unique<std::ofstream>(request.log_json, std::ios::trunc);
     if (!*log) {
-      return absl::InvalidArgumentError(absl::StrCat("--log-json: cannot write ", request.log_json));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--log-json: cannot write ", request.log_json));
     }
     guard.Track(request.log_json);
   }
@@ -186,8 +188,8 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   summary["peak_memory_bytes"] = peaks;
   std::vector<std::string> peak_text;
   for (size_t device = 0; device < peaks.size(); ++device) {
-    peak_text.push_back(absl::StrCat(runner.compiled.plan.devices[device].ToString(), " ",
-                                     MiB(peaks[device])));
+    peak_text.push_back(
+        absl::StrCat(runner.compiled.plan.devices[device].ToString(), " ", MiB(peaks[device])));
   }
   *context.err << "peak memory per device: " << absl::StrJoin(peak_text, ", ") << "\n";
   if (total_steps > 0) {
@@ -216,8 +218,8 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
 
 void AddJobOptions(CLI::App* command, JobOptions* options) {
   command->add_option("file", options->graph_path, "Graph file (.pb or .pbtxt)")->required();
-  command->add_option("--data", options->data,
-                      "fashion-mnist[:DIR], text:PATH or synthetic")->required();
+  command->add_option("--data", options->data, "fashion-mnist[:DIR], text:PATH or synthetic")
+      ->required();
   command->add_option("--batch", options->batch, "Examples per step")->required();
   command->add_option("--seed", options->seed, "Seed of initial values and data order")
       ->capture_default_str();
@@ -230,30 +232,36 @@ void AddJobOptions(CLI::App* command, JobOptions* options) {
                       "Mesh axis names, e.g. dp,tp (default: from --strategy)");
   command->add_option("--strategy", options->parallel.strategy.strategy,
                       "Layout preset: dp, tp or dp,tp");
-  command->add_option("--zero", options->parallel.strategy.zero,
-                      "1 = shard optimizer state over dp")
+  command
+      ->add_option("--zero", options->parallel.strategy.zero, "1 = shard optimizer state over dp")
       ->capture_default_str();
-  command->add_option("--link-latency-us", options->link_latency_us,
-                      "Emulated link latency (in-process devices)")
+  command
+      ->add_option("--link-latency-us", options->link_latency_us,
+                   "Emulated link latency (in-process devices)")
       ->capture_default_str();
-  command->add_option("--link-gbps", options->link_gbps,
-                      "Emulated link bandwidth in Gbit/s (0 = unthrottled)")
+  command
+      ->add_option("--link-gbps", options->link_gbps,
+                   "Emulated link bandwidth in Gbit/s (0 = unthrottled)")
       ->capture_default_str();
-  command->add_option("--bucket-mb", options->bucket_mb,
-                      "Gradient all-reduce bucket size in MiB (0 = one collective per gradient)")
+  command
+      ->add_option("--bucket-mb", options->bucket_mb,
+                   "Gradient all-reduce bucket size in MiB (0 = one collective per gradient)")
       ->capture_default_str();
   command->add_flag("--no-overlap", options->no_overlap,
                     "Start gradient collectives only after the backward pass (for comparisons)");
-  command->add_option("--pipeline", options->parallel.pipeline,
-                      "Pipeline ranks (the devices are split into this many equal groups)")
+  command
+      ->add_option("--pipeline", options->parallel.pipeline,
+                   "Pipeline ranks (the devices are split into this many equal groups)")
       ->capture_default_str();
-  command->add_option("--micro-batches", options->parallel.micro_batches,
-                      "Micro-batches per step (gradients accumulate over them)")
+  command
+      ->add_option("--micro-batches", options->parallel.micro_batches,
+                   "Micro-batches per step (gradients accumulate over them)")
       ->capture_default_str();
   command->add_option("--schedule", options->schedule, "gpipe, 1f1b, interleaved or zb-h1")
       ->capture_default_str();
-  command->add_option("--chunks", options->chunks,
-                      "Model chunks per rank for the interleaved schedule (0 = 2)")
+  command
+      ->add_option("--chunks", options->chunks,
+                   "Model chunks per rank for the interleaved schedule (0 = 2)")
       ->capture_default_str();
 }
 
@@ -275,8 +283,9 @@ void AddTrainCommand(CLI::App& app, CommandAction* action) {
   train->add_flag("--nesterov", request->optimizer_options.nesterov, "Nesterov momentum");
   train->add_option("--weight-decay", request->optimizer_options.weight_decay, "Weight decay")
       ->capture_default_str();
-  train->add_option("--clip-norm", request->optimizer_options.clip_norm,
-                    "Clip gradients to this global norm (0 = off)")
+  train
+      ->add_option("--clip-norm", request->optimizer_options.clip_norm,
+                   "Clip gradients to this global norm (0 = off)")
       ->capture_default_str();
   train->add_flag("--no-shuffle", request->no_shuffle, "Batches in file order");
   train->add_option("--log-json", request->log_json, "Write one JSON object per step here");
