@@ -114,7 +114,8 @@ class Runtime {
   virtual int64_t steps() const = 0;
 
   // Writes the Chrome trace of every step so far (requires options.trace):
-  // one process per device, one thread per lane ("compute", "communication").
+  // one process per device, and per lane as many tracks as it ran activations
+  // at once ("cpu:0 compute 0", "cpu:0 communication 0"; see actor/trace.h).
   virtual absl::Status WriteTrace(const std::string& path) const = 0;
 
   // Number of actor activations (firings) so far, for overhead measurements.

@@ -205,7 +205,9 @@ absl::StatusOr<std::vector<double>> BusySeconds(const std::string& trace_path, i
   if (trace.is_discarded()) return absl::InternalError("unreadable trace");
   std::vector<double> busy(steps, 0.0);
   for (const auto& event : trace["traceEvents"]) {
-    if (event.value("ph", "") != "X" || event.value("tid", -1) != 0) continue;
+    // A lane's slices may spread over several tracks (tids); the category
+    // names the lane.
+    if (event.value("ph", "") != "X" || event.value("cat", "") != "compute") continue;
     const int step = event["args"].value("step", -1);
     if (step >= 0 && step < steps) busy[step] += event.value("dur", 0.0) * 1e-6;
   }

@@ -19,8 +19,10 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -864,6 +866,99 @@ TEST_F(CliTest, TraceIsChromeTraceJson) {
       EXPECT_TRUE(ops.contains(op)) << "step " << step << " has no " << op;
     }
   }
+}
+
+// Eight parallel MatMul -> Tanh branches summed into one loss: at 2 threads
+// the compute lane of cpu:0 runs several kernels at once. Trace viewers draw
+// the slices of one thread as a stack, so no two slices of one (pid, tid) may
+// overlap without one containing the other; every track is named.
+TEST_F(CliTest, TraceOfAWideGraphNestsOnEveryTrack) {
+  std::string graph = R"pb(
+    name: "wide"
+    nodes {
+      name: "x"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 64 } }
+      }
+    }
+    nodes {
+      name: "y"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 } }
+      }
+      attrs {
+        key: "dtype"
+        value { type: DT_INT32 }
+      }
+    }
+  )pb";
+  for (int branch = 0; branch < 8; ++branch) {
+    absl::StrAppend(&graph, "nodes { name: \"w", branch,
+                    "\" op: \"Variable\" attrs { key: \"shape\" value { shape { dims: 64 dims: "
+                    "64 } } } attrs { key: \"initializer\" value { s: \"xavier_uniform\" } } }\n",
+                    "nodes { name: \"h", branch, "\" op: \"MatMul\" inputs: \"x\" inputs: \"w",
+                    branch, "\" }\n", "nodes { name: \"t", branch, "\" op: \"Tanh\" inputs: \"h",
+                    branch, "\" }\n");
+    if (branch > 0) {
+      absl::StrAppend(&graph, "nodes { name: \"s", branch, "\" op: \"Add\" inputs: \"",
+                      branch == 1 ? "t0" : absl::StrCat("s", branch - 1), "\" inputs: \"t", branch,
+                      "\" }\n");
+    }
+  }
+  absl::StrAppend(&graph, R"pb(
+    nodes { name: "loss" op: "SoftmaxCrossEntropy" inputs: "s7" inputs: "y" }
+    signature { loss: "loss" features: "x" labels: "y" logits: "s7" }
+  )pb");
+  Write("wide.pbtxt", graph);
+  Succeed({"train", "wide.pbtxt", "--data", "synthetic", "--batch", "32", "--steps", "3",
+           "--threads", "2", "--trace", "trace.json"});
+  const nlohmann::json trace = nlohmann::json::parse(Read("trace.json"));
+  struct Slice {
+    int64_t start;
+    int64_t end;
+    std::string name;
+  };
+  std::map<std::pair<int, int>, std::vector<Slice>> tracks;
+  std::map<std::pair<int, int>, std::string> thread_names;
+  for (const nlohmann::json& event : trace["traceEvents"]) {
+    const std::pair<int, int> track = {event["pid"].get<int>(), event.value("tid", -1)};
+    if (event["ph"] == "M" && event["name"] == "thread_name") {
+      thread_names[track] = event["args"]["name"].get<std::string>();
+    }
+    if (event["ph"] != "X") continue;
+    // Nanoseconds, as viewers read them.
+    const int64_t start = std::llround(event["ts"].get<double>() * 1000);
+    tracks[track].push_back(
+        Slice{start, start + std::llround(event["dur"].get<double>() * 1000), event["name"]});
+  }
+  ASSERT_FALSE(tracks.empty());
+  for (auto& [track, slices] : tracks) {
+    SCOPED_TRACE(absl::StrCat("pid ", track.first, " tid ", track.second));
+    EXPECT_TRUE(thread_names.contains(track));
+    std::sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) {
+      return a.start != b.start ? a.start < b.start : a.end > b.end;
+    });
+    // The slices that contain the current one.
+    std::vector<const Slice*> open;
+    for (const Slice& slice : slices) {
+      while (!open.empty() && open.back()->end <= slice.start) open.pop_back();
+      if (!open.empty()) {
+        EXPECT_LE(slice.end, open.back()->end) << "'" << slice.name << "' starts inside '"
+                                               << open.back()->name << "' and ends after it";
+      }
+      open.push_back(&slice);
+    }
+  }
+  for (const auto& [track, name] : thread_names) {
+    EXPECT_TRUE(absl::StartsWith(name, "cpu:0 compute ") ||
+                absl::StartsWith(name, "cpu:0 communication "))
+        << name;
+  }
+  EXPECT_EQ(thread_names.at({0, 0}), "cpu:0 compute 0");
 }
 
 }  // namespace
