@@ -66,10 +66,11 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
   if (plan == nullptr || kernels == nullptr) {
     return absl::InvalidArgumentError("runtime: a plan and a kernel registry are required");
   }
-  if (options.threads < 0 || options.compute_width < 0) {
+  if (options.threads < 0 || options.compute_width < 0 || options.threads > kMaxRuntimeThreads ||
+      options.compute_width > kMaxRuntimeThreads) {
     return absl::InvalidArgumentError(absl::StrCat("runtime: threads (", options.threads,
                                                    ") and compute_width (", options.compute_width,
-                                                   ") must be >= 0"));
+                                                   ") must be in [0, ", kMaxRuntimeThreads, "]"));
   }
   if (options.watchdog_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("runtime: watchdog_timeout must be positive");

@@ -61,8 +61,15 @@
 
 namespace sbpflow {
 
+// The most worker threads a runtime starts. Fixed rather than a multiple of
+// the machine's cores so that a job (and its error) is the same on every
+// machine; far above the cores of any host, and starting this many takes a
+// fraction of a second.
+inline constexpr int kMaxRuntimeThreads = 1024;
+
 struct RuntimeOptions {
-  // Worker threads for kernels; 0 = the hardware concurrency.
+  // Worker threads for kernels, at most kMaxRuntimeThreads; 0 = the hardware
+  // concurrency.
   int threads = 0;
   // Kernels of one device running at once; 0 = max(1, threads / devices).
   int compute_width = 0;
@@ -81,7 +88,8 @@ class Runtime {
   // Checks the plan against the registry (a kernel for every kKernel op,
   // devices of the contexts) and starts the lanes. `kernels`, `variables`,
   // `devices` and `communicator` (needed only when the plan has collectives)
-  // must outlive the runtime. Errors: InvalidArgument naming the op, feed or
+  // must outlive the runtime. Errors: InvalidArgument for threads or
+  // compute_width outside [0, kMaxRuntimeThreads], or naming the op, feed or
   // fetch: a missing kernel ("op 'x': no cpu kernel for MatMul (f32)"), bad
   // input/output/device indices, registers < 1, a frequency combination the
   // rules above forbid, two ops writing one value in place, a feed batch not

@@ -36,6 +36,18 @@ void AddBoxingCommand(CLI::App& app, CommandAction* action);
 void AddCompileCommand(CLI::App& app, CommandAction* action);
 void AddScheduleCommand(CLI::App& app, CommandAction* action);
 
+// Makes the number flags of `app` and of its subcommands strict; call after
+// adding them. CLI11 alone saturates an integer out of its type's range
+// ("--batch 99999999999999999999" becomes 2^63-1), wraps a negative value of
+// an unsigned flag ("--seed -1" becomes 2^64-1), reads "010" as octal, and
+// takes "inf" and "nan" for floating-point flags. After this, an integer flag
+// takes a decimal integer within its type, rewritten in canonical decimal
+// for CLI11 to convert, and a floating-point flag a finite number. Parse
+// errors name the flag: "--seed: -1 is out of range [0,
+// 18446744073709551615]", "--lr: inf is not a finite number". Text that is
+// not a number at all is left to CLI11's own "Could not convert" error.
+void AddNumberChecks(CLI::App* app);
+
 // Parses "784,256,10" for `flag`. Errors name the flag and the bad item.
 absl::StatusOr<std::vector<int64_t>> ParseIntList(absl::string_view flag, absl::string_view text);
 

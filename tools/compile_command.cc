@@ -19,10 +19,7 @@ struct CompileRequest {
 };
 
 absl::Status Compile(const CompileRequest& request, const CommandContext& context) {
-  if (request.job.batch < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--batch must be >= 1, got ", request.job.batch));
-  }
+  SBP_RETURN_IF_ERROR(CheckJobOptions(request.job));
   OptimizerOptions optimizer = request.optimizer_options;
   SBP_ASSIGN_OR_RETURN(optimizer.kind, ParseOptimizerKind(request.optimizer));
   SBP_ASSIGN_OR_RETURN(auto rules, BuildBuiltinSbpRules());

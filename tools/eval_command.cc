@@ -21,10 +21,7 @@ struct EvalRequest {
 };
 
 absl::Status Eval(const EvalRequest& request, const CommandContext& context) {
-  if (request.job.batch < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--batch must be >= 1, got ", request.job.batch));
-  }
+  SBP_RETURN_IF_ERROR(CheckJobOptions(request.job));
   if (request.batches < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--batches must be >= 1, got ", request.batches));

@@ -1,5 +1,6 @@
 #include "tools/job.h"
 
+#include <cmath>
 #include <ostream>
 #include <set>
 
@@ -16,6 +17,49 @@
 #include "io/safetensors.h"
 
 namespace sbpflow {
+
+absl::Status CheckJobOptions(const JobOptions& options) {
+  if (options.batch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", options.batch));
+  }
+  // No tensor may hold more than 2^60 elements (graph/op_registry.h), so
+  // neither may a batch; past it the error would only name a graph node.
+  if (options.batch > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch must be <= 2^60 = ", kMaxBatch, ", got ", options.batch));
+  }
+  if (options.threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--threads must be >= 0, got ", options.threads));
+  }
+  // Every thread is an OS thread started up front: a typo such as 100000
+  // would spend many seconds starting threads before failing or running.
+  if (options.threads > kMaxRuntimeThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--threads must be <= ", kMaxRuntimeThreads, ", got ", options.threads));
+  }
+  // Negated comparisons, so NaN fails them too.
+  if (!(options.link_latency_us >= 0) || !(options.link_gbps >= 0)) {
+    return absl::InvalidArgumentError("--link-latency-us and --link-gbps must be >= 0");
+  }
+  if (!(options.link_latency_us <= kMaxLinkLatencyMicroseconds)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--link-latency-us must be <= ", kMaxLinkLatencyMicroseconds, ", got ",
+                     options.link_latency_us));
+  }
+  if (!std::isfinite(options.link_gbps)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--link-gbps must be finite, got ", options.link_gbps));
+  }
+  if (!(options.bucket_mb >= 0 && options.bucket_mb <= kMaxBucketMebibytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--bucket-mb must be in [0, ", kMaxBucketMebibytes, "], got ", options.bucket_mb));
+  }
+  if (options.chunks < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--chunks must be >= 0, got ", options.chunks));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status JobContext::StartDevices(const std::vector<Device>& devices,
                                       const JobOptions& options) {

@@ -44,6 +44,20 @@ struct JobOptions {
   bool trace = false;
 };
 
+// The largest --batch: the most elements of any tensor.
+inline constexpr int64_t kMaxBatch = int64_t{1} << 60;
+// The most emulated link latency, --link-latency-us (one second per hop).
+inline constexpr int64_t kMaxLinkLatencyMicroseconds = 1000000;
+// The largest gradient bucket, --bucket-mb (1 TiB; its bytes fit an int64).
+inline constexpr int64_t kMaxBucketMebibytes = int64_t{1} << 20;
+
+// Checks the numbers of `options` before any work: --batch in [1, kMaxBatch],
+// --chunks >= 0, --threads in [0, kMaxRuntimeThreads], --link-latency-us in
+// [0, kMaxLinkLatencyMicroseconds], --link-gbps >= 0 and finite, --bucket-mb
+// in [0, kMaxBucketMebibytes]. InvalidArgument naming the flag otherwise
+// ("--threads must be <= 1024, got 5000").
+absl::Status CheckJobOptions(const JobOptions& options);
+
 // What a job runs on: registries (not owned) and the job's devices,
 // variables and links, shared by the job's plans.
 class JobContext {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -40,10 +41,7 @@ struct TrainRequest {
 };
 
 absl::Status CheckRequest(const TrainRequest& request) {
-  if (request.job.batch < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--batch must be >= 1, got ", request.job.batch));
-  }
+  SBP_RETURN_IF_ERROR(CheckJobOptions(request.job));
   if (request.steps_given == request.epochs_given) {
     return absl::InvalidArgumentError("give exactly one of --steps and --epochs");
   }
@@ -56,13 +54,6 @@ absl::Status CheckRequest(const TrainRequest& request) {
   if (request.warmup_steps < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--warmup-steps must be >= 0, got ", request.warmup_steps));
-  }
-  if (request.job.threads < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--threads must be >= 0, got ", request.job.threads));
-  }
-  if (request.job.link_latency_us < 0 || request.job.link_gbps < 0) {
-    return absl::InvalidArgumentError("--link-latency-us and --link-gbps must be >= 0");
   }
   // Output paths are checked now, so a run does not train only to fail at
   // its end.
@@ -123,6 +114,13 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
                        LoadJobGraph(options.graph_path, job.ops(), options.batch, true));
   SBP_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> dataset,
                        OpenJobData(options, graph, !request.no_shuffle, /*test_split=*/false));
+  if (request.epochs_given &&
+      request.epochs > std::numeric_limits<int64_t>::max() / dataset->batches_per_epoch()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--epochs must be <= ", std::numeric_limits<int64_t>::max() / dataset->batches_per_epoch(),
+        " for --data ", request.job.data, " (", dataset->batches_per_epoch(),
+        " batches per epoch), got ", request.epochs));
+  }
   const int64_t total_steps =
       request.steps_given ? request.steps : request.epochs * dataset->batches_per_epoch();
   LearningRateSchedule schedule;
@@ -223,7 +221,7 @@ void AddJobOptions(CLI::App* command, JobOptions* options) {
   command->add_option("--batch", options->batch, "Examples per step")->required();
   command->add_option("--seed", options->seed, "Seed of initial values and data order")
       ->capture_default_str();
-  command->add_option("--threads", options->threads, "Kernel threads (0 = all cores)")
+  command->add_option("--threads", options->threads, "Kernel threads, at most 1024 (0 = all cores)")
       ->capture_default_str();
   command->add_option("--devices", options->parallel.devices, "Devices, e.g. cpu:0-3")
       ->capture_default_str();

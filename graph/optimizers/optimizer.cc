@@ -1,5 +1,8 @@
 #include "graph/optimizers/optimizer.h"
 
+#include <cmath>
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +25,18 @@ absl::Status ValidateOptimizerOptions(const OptimizerOptions& options) {
   auto bad = [](absl::string_view flag, absl::string_view rule, double value) {
     return absl::InvalidArgumentError(absl::StrCat(flag, " must be ", rule, ", got ", value));
   };
+  // An infinite value would pass the range checks below and only turn the
+  // variables into NaN; checked first, so the message says what is wrong.
+  const std::pair<const char*, double> values[] = {{"--lr", options.learning_rate},
+                                                   {"--momentum", options.momentum},
+                                                   {"--weight-decay", options.weight_decay},
+                                                   {"--clip-norm", options.clip_norm},
+                                                   {"beta1", options.beta1},
+                                                   {"beta2", options.beta2},
+                                                   {"epsilon", options.epsilon}};
+  for (const auto& [name, value] : values) {
+    if (!std::isfinite(value)) return bad(name, "finite", value);
+  }
   if (!(options.learning_rate > 0)) return bad("--lr", "> 0", options.learning_rate);
   if (!(options.momentum >= 0 && options.momentum < 1)) {
     return bad("--momentum", "in [0, 1)", options.momentum);

@@ -327,6 +327,102 @@ TEST_F(CliTest, NegativeThreads) {
   ExpectBadInput(Train("m.pbtxt", {"--threads", "-1"}), "sbpflow: --threads must be >= 0, got -1");
 }
 
+// Every thread is started up front; 100000 would take many seconds.
+TEST_F(CliTest, ThreadsAboveTheCap) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput(Train("m.pbtxt", {"--threads", "100000"}),
+                 "sbpflow: --threads must be <= 1024, got 100000");
+  ExpectBadInput(Train("m.pbtxt", {"--threads", "5000000000"}),
+                 "sbpflow train: Could not convert: --threads = 5000000000 (see sbpflow train "
+                 "--help)");
+  ExpectBadInput({"eval", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--threads", "1025",
+                  "--init-from", "c.safetensors"},
+                 "sbpflow: --threads must be <= 1024, got 1025");
+}
+
+// CLI11 alone would take inf and nan, which the optimizer turns into NaN
+// variables (or names its internal 'optimizer.lr').
+TEST_F(CliTest, NonFiniteNumbers) {
+  GenMlp("m.pbtxt", "8,4");
+  const std::pair<const char*, const char*> cases[] = {
+      {"--lr", "inf"},          {"--weight-decay", "inf"}, {"--clip-norm", "nan"},
+      {"--momentum", "-inf"},   {"--link-gbps", "inf"},    {"--link-latency-us", "nan"},
+      {"--bucket-mb", "1e999"},
+  };
+  for (const auto& [flag, value] : cases) {
+    ExpectBadInput(Train("m.pbtxt", {flag, value}),
+                   absl::StrCat("sbpflow train: ", flag, ": ", value,
+                                " is not a finite number (see sbpflow train --help)"));
+  }
+  ExpectBadInput({"schedule", "--kind", "gpipe", "--stages", "2", "--micro-batches", "2",
+                  "--forward-cost", "nan"},
+                 "sbpflow schedule: --forward-cost: nan is not a finite number (see sbpflow "
+                 "schedule --help)");
+}
+
+TEST_F(CliTest, NumbersOutOfRange) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput(Train("m.pbtxt", {"--weight-decay", "-0.5"}),
+                 "sbpflow: --weight-decay must be >= 0, got -0.5");
+  ExpectBadInput(Train("m.pbtxt", {"--clip-norm", "-1"}),
+                 "sbpflow: --clip-norm must be >= 0, got -1");
+  ExpectBadInput(Train("m.pbtxt", {"--link-gbps", "-1"}),
+                 "sbpflow: --link-latency-us and --link-gbps must be >= 0");
+  ExpectBadInput(Train("m.pbtxt", {"--link-latency-us", "2000000"}),
+                 "sbpflow: --link-latency-us must be <= 1000000, got 2e+06");
+  ExpectBadInput(Train("m.pbtxt", {"--bucket-mb", "-1"}),
+                 "sbpflow: --bucket-mb must be in [0, 1048576], got -1");
+  ExpectBadInput(Train("m.pbtxt", {"--bucket-mb", "1e300"}),
+                 "sbpflow: --bucket-mb must be in [0, 1048576], got 1e+300");
+  ExpectBadInput(Train("m.pbtxt", {"--chunks", "-1"}), "sbpflow: --chunks must be >= 0, got -1");
+  // Beyond the most elements of a tensor the error would name a graph node.
+  ExpectBadInput(
+      {"train", "m.pbtxt", "--data", "synthetic", "--batch", "4611686018427387904", "--steps", "1"},
+      "sbpflow: --batch must be <= 2^60 = 1152921504606846976, got 4611686018427387904");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--epochs",
+                  "9223372036854775807"},
+                 "sbpflow: --epochs must be <= 92233720368547758 for --data synthetic (100 batches "
+                 "per epoch), got 9223372036854775807");
+}
+
+// An unsigned flag would wrap -1 to 2^64-1.
+TEST_F(CliTest, NegativeSeed) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput(Train("m.pbtxt", {"--seed", "-1"}),
+                 "sbpflow train: --seed: -1 is out of range [0, 18446744073709551615] (see "
+                 "sbpflow train --help)");
+  ExpectBadInput(Train("m.pbtxt", {"--seed", "18446744073709551616"}),
+                 "sbpflow train: --seed: 18446744073709551616 is out of range [0, "
+                 "18446744073709551615] (see sbpflow train --help)");
+}
+
+// An integer past its type would be clamped to the type's limit and then
+// blamed on a graph node.
+TEST_F(CliTest, IntegerOutOfItsType) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "synthetic", "--batch", "99999999999999999999",
+                  "--steps", "1"},
+                 "sbpflow train: --batch: 99999999999999999999 is out of range "
+                 "[-9223372036854775808, 9223372036854775807] (see sbpflow train --help)");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps",
+                  "-99999999999999999999"},
+                 "sbpflow train: --steps: -99999999999999999999 is out of range "
+                 "[-9223372036854775808, 9223372036854775807] (see sbpflow train --help)");
+  ExpectBadInput({"inspect", "m.pbtxt", "--batch", "99999999999999999999"},
+                 "sbpflow inspect: --batch: 99999999999999999999 is out of range "
+                 "[-9223372036854775808, 9223372036854775807] (see sbpflow inspect --help)");
+}
+
+// Integers are decimal: CLI11 alone reads a leading 0 as octal.
+TEST_F(CliTest, LeadingZeroIsDecimal) {
+  GenMlp("m.pbtxt", "8,6,4");
+  Succeed({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps", "0", "--seed",
+           "010", "--save", "a.safetensors"});
+  Succeed({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps", "0", "--seed",
+           "10", "--save", "b.safetensors"});
+  EXPECT_EQ(Read("a.safetensors"), Read("b.safetensors"));
+}
+
 TEST_F(CliTest, MeshNotMatchingDevices) {
   GenMlp("m.pbtxt", "8,4");
   ExpectBadInput(Train("m.pbtxt", {"--devices", "cpu:0-2", "--mesh", "2x2"}),
