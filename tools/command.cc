@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -115,6 +116,38 @@ absl::Status CheckOutputWritable(absl::string_view flag, const std::string& path
   }
   close(fd);
   unlink(probe.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status CheckOutputsDistinct(const std::vector<PathRole>& inputs,
+                                  const std::vector<PathRole>& outputs) {
+  namespace fs = std::filesystem;
+  auto same_file = [](const std::string& a, const std::string& b) {
+    std::error_code error;
+    if (fs::equivalent(a, b, error) && !error) return true;
+    const fs::path normal_a = fs::weakly_canonical(fs::absolute(a, error), error);
+    if (error) return a == b;
+    const fs::path normal_b = fs::weakly_canonical(fs::absolute(b, error), error);
+    if (error) return a == b;
+    return normal_a == normal_b;
+  };
+  for (size_t index = 0; index < outputs.size(); ++index) {
+    const PathRole& output = outputs[index];
+    if (output.path.empty()) continue;
+    for (const PathRole& input : inputs) {
+      if (!input.path.empty() && same_file(output.path, input.path)) {
+        return absl::InvalidArgumentError(absl::StrCat(output.name, " ", output.path, " is ",
+                                                       input.name,
+                                                       " (an output must not overwrite an input)"));
+      }
+    }
+    for (size_t other = 0; other < index; ++other) {
+      if (!outputs[other].path.empty() && same_file(output.path, outputs[other].path)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(outputs[other].name, " and ", output.name, " both name ", output.path));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -58,6 +58,23 @@ absl::StatusOr<std::vector<int64_t>> ParseIntList(absl::string_view flag, absl::
 // way fails before printing or writing anything.
 absl::Status CheckOutputWritable(absl::string_view flag, const std::string& path);
 
+// A file a command reads or writes, and how to name it in a message: a flag
+// ("--save") or a phrase ("the graph file").
+struct PathRole {
+  std::string name;
+  std::string path;
+};
+
+// Checks that no output overwrites an input or another output: every
+// non-empty output path must name a file different from every input and
+// every other output. Paths are compared after normalization (absolute,
+// "." and ".." and symbolic links resolved) and, for existing files, by
+// identity, so "./m.pb", "dir/../m.pb" and a hard link all name m.pb.
+// InvalidArgument otherwise: "--save m.pbtxt is the graph file (an output
+// must not overwrite an input)" or "--log-json and --save both name out.json".
+absl::Status CheckOutputsDistinct(const std::vector<PathRole>& inputs,
+                                  const std::vector<PathRole>& outputs);
+
 // Whether a status is the user's fault (exit code 2) rather than ours (1).
 bool IsUserError(const absl::Status& status);
 

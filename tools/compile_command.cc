@@ -20,6 +20,8 @@ struct CompileRequest {
 
 absl::Status Compile(const CompileRequest& request, const CommandContext& context) {
   SBP_RETURN_IF_ERROR(CheckJobOptions(request.job));
+  SBP_RETURN_IF_ERROR(CheckOutputsDistinct({{"the graph file", request.job.graph_path}},
+                                           {{"--output", request.output}}));
   OptimizerOptions optimizer = request.optimizer_options;
   SBP_ASSIGN_OR_RETURN(optimizer.kind, ParseOptimizerKind(request.optimizer));
   SBP_ASSIGN_OR_RETURN(auto rules, BuildBuiltinSbpRules());

@@ -13,6 +13,7 @@
 #include "base/status_macros.h"
 #include "graph/optimizers/learning_rate.h"
 #include "graph/optimizers/optimizer.h"
+#include "io/data_spec.h"
 #include "nlohmann/json.hpp"
 #include "tools/command.h"
 #include "tools/evaluation.h"
@@ -55,6 +56,17 @@ absl::Status CheckRequest(const TrainRequest& request) {
     return absl::InvalidArgumentError(
         absl::StrCat("--warmup-steps must be >= 0, got ", request.warmup_steps));
   }
+  // Training would write a checkpoint over the graph it read (or a log over
+  // the checkpoint it writes) without a word.
+  std::vector<PathRole> inputs = {{"the graph file", request.job.graph_path},
+                                  {"the --init-from checkpoint", request.init_from}};
+  absl::StatusOr<DataSpec> data = ParseDataSpec(request.job.data);
+  if (data.ok() && data->kind == DataSpec::Kind::kText) {
+    inputs.push_back({"the --data text file", data->path});
+  }
+  SBP_RETURN_IF_ERROR(CheckOutputsDistinct(
+      inputs,
+      {{"--log-json", request.log_json}, {"--save", request.save}, {"--trace", request.trace}}));
   // Output paths are checked now, so a run does not train only to fail at
   // its end.
   const std::pair<const char*, const std::string*> outputs[] = {

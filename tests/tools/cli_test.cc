@@ -705,6 +705,45 @@ TEST_F(CheckpointCliTest, UnwritableTrace) {
                  "directory");
 }
 
+// An output over an input, or two outputs on one file, would silently lose
+// one of them; paths are compared after normalization.
+TEST_F(CheckpointCliTest, OutputOverAnInput) {
+  const std::string graph = Read("m.pbtxt");
+  const std::string checkpoint = Read("m.safetensors");
+  ExpectBadInput(Train("m.pbtxt", {"--save", "m.pbtxt"}),
+                 "sbpflow: --save m.pbtxt is the graph file (an output must not overwrite an "
+                 "input)");
+  ExpectBadInput(Train("m.pbtxt", {"--trace", "./m.pbtxt"}),
+                 "sbpflow: --trace ./m.pbtxt is the graph file (an output must not overwrite an "
+                 "input)");
+  fs::create_directory(work_ / "sub");
+  ExpectBadInput(Train("m.pbtxt", {"--log-json", "sub/../m.pbtxt"}),
+                 "sbpflow: --log-json sub/../m.pbtxt is the graph file (an output must not "
+                 "overwrite an input)");
+  ExpectBadInput(Train("m.pbtxt", {"--init-from", "m.safetensors", "--save", "m.safetensors"}),
+                 "sbpflow: --save m.safetensors is the --init-from checkpoint (an output must not "
+                 "overwrite an input)");
+  Write("t.txt", std::string(200, 'z'));
+  Succeed({"gen", "gpt", "--layers", "1", "--hidden", "8", "--heads", "2", "--seq", "16", "-o",
+           "g.pbtxt"});
+  ExpectBadInput({"train", "g.pbtxt", "--data", "text:t.txt", "--batch", "4", "--steps", "1",
+                  "--log-json", "t.txt"},
+                 "sbpflow: --log-json t.txt is the --data text file (an output must not overwrite "
+                 "an input)");
+  ExpectBadInput({"compile", "m.pbtxt", "--batch", "4", "-o", "m.pbtxt"},
+                 "sbpflow: --output m.pbtxt is the graph file (an output must not overwrite an "
+                 "input)");
+  EXPECT_EQ(Read("m.pbtxt"), graph);
+  EXPECT_EQ(Read("m.safetensors"), checkpoint);
+}
+
+TEST_F(CheckpointCliTest, TwoOutputsOnOneFile) {
+  ExpectBadInput(Train("m.pbtxt", {"--log-json", "out.safetensors"}),
+                 "sbpflow: --log-json and --save both name out.safetensors");
+  ExpectBadInput(Train("m.pbtxt", {"--trace", "./log.json"}),
+                 "sbpflow: --log-json and --trace both name ./log.json");
+}
+
 // A graph too big for any machine: 2^60 parameters. Memory is exhausted,
 // which is not the user's input being malformed (exit code 1), but the run
 // still ends with one line rather than an abort.
