@@ -131,6 +131,42 @@ int64_t VocabularyOf(const Graph& graph, const std::string& placeholder) {
   return 256;
 }
 
+// Checks that every id the data set yields for `placeholder` (ids in [0,
+// `ids`)) indexes the tables that read it: rows of an Embedding's table,
+// classes of a SoftmaxCrossEntropy's logits. An id past them would fail only
+// inside a kernel, at the first step that meets it.
+absl::Status ExpectIdsFit(const JobOptions& options, const Graph& graph,
+                          const std::string& placeholder, absl::string_view what, int64_t ids) {
+  // The ops that index a table with ids: input 1 holds the ids, input 0 the
+  // table, indexed along its first axis (Embedding) or last (the classes of
+  // SoftmaxCrossEntropy).
+  struct Indexing {
+    const char* op;
+    const char* table;
+    bool last_axis;
+  };
+  static constexpr Indexing kIndexing[] = {{"Embedding", "table", false},
+                                           {"SoftmaxCrossEntropy", "logits", true}};
+  const int node = *graph.FindNode(placeholder);
+  for (const Node& consumer : graph.nodes()) {
+    for (const Indexing& indexing : kIndexing) {
+      if (consumer.op != indexing.op || consumer.inputs.size() != 2 ||
+          consumer.inputs[1].node != node) {
+        continue;
+      }
+      const Shape& shape = graph.type(consumer.inputs[0]).shape;
+      if (shape.rank() == 0) continue;
+      const int64_t size = shape.dim(indexing.last_axis ? shape.rank() - 1 : 0);
+      if (size >= ids) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--data ", options.data, ": its ", what, " go up to ", ids - 1, ", but ",
+          options.graph_path, ": node '", consumer.name, "' (", consumer.op, "): input '",
+          indexing.table, "' has ", size, indexing.last_axis ? " classes" : " rows"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, const Graph& graph,
@@ -169,6 +205,14 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, 
   SBP_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> dataset, OpenDataset(spec, request));
   SBP_RETURN_IF_ERROR(ExpectFits(options, graph, "features", features, dataset->features_type()));
   SBP_RETURN_IF_ERROR(ExpectFits(options, graph, "labels", labels, dataset->labels_type()));
+  // Byte ids for text, ten classes for Fashion-MNIST (synthetic data is
+  // drawn from the graph's own ranges).
+  if (spec.kind == DataSpec::Kind::kText) {
+    SBP_RETURN_IF_ERROR(ExpectIdsFit(options, graph, features, "byte ids", 256));
+    SBP_RETURN_IF_ERROR(ExpectIdsFit(options, graph, labels, "next-byte labels", 256));
+  } else if (spec.kind == DataSpec::Kind::kFashionMnist) {
+    SBP_RETURN_IF_ERROR(ExpectIdsFit(options, graph, labels, "labels", 10));
+  }
   return dataset;
 }
 

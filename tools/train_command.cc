@@ -160,8 +160,15 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
     }
     guard.Track(request.log_json);
   }
-  *context.err << dataset->Describe() << "; " << total_steps << " steps of " << options.batch
-               << " on " << DescribePlacements(runner.compiled) << "\n";
+  // Printed once the first step has run (or when there is none): a job that
+  // cannot run then fails with its one error line and nothing before it.
+  bool announced = false;
+  auto announce = [&] {
+    if (announced) return;
+    announced = true;
+    *context.err << dataset->Describe() << "; " << total_steps << " steps of " << options.batch
+                 << " on " << DescribePlacements(runner.compiled) << "\n";
+  };
 
   CpuAllocator host;
   ProgressBar progress(context.err, total_steps, options.batch, isatty(STDERR_FILENO) == 1);
@@ -175,6 +182,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
                           absl::StrCat("step ", step + 1, ": ", result.status().message()));
     }
     last_loss = result->fetches.at("loss").data<float>()[0];
+    announce();
     progress.Update(step + 1, last_loss);
     if (log != nullptr) {
       *log << nlohmann::json{{"step", step + 1},
@@ -186,6 +194,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
            << std::flush;
     }
   }
+  announce();
   progress.Finish();
   const std::vector<int64_t> peaks = job.PeakBytes();
   if (!request.trace.empty()) {

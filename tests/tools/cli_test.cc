@@ -490,6 +490,74 @@ TEST_F(CliTest, FeaturesNotMatchingDataSet) {
                  "'features' expects f32[4,100]");
 }
 
+// Text yields byte ids 0..255: a table of 10 rows would fail only inside the
+// Embedding kernel at the first step.
+TEST_F(CliTest, TextDataPastTheVocabulary) {
+  Succeed({"gen", "gpt", "--layers", "1", "--hidden", "8", "--heads", "2", "--seq", "16", "--vocab",
+           "10", "-o", "g.pbtxt"});
+  Write("t.txt", std::string(200, 'z'));
+  ExpectBadInput({"train", "g.pbtxt", "--data", "text:t.txt", "--batch", "4", "--steps", "1",
+                  "--save", "out.safetensors"},
+                 "sbpflow: --data text:t.txt: its byte ids go up to 255, but g.pbtxt: node "
+                 "'embed/tokens' (Embedding): input 'table' has 10 rows");
+}
+
+TEST_F(CliTest, FashionMnistLabelsPastTheClasses) {
+  GenMlp("m.pbtxt", "784,5");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "fashion-mnist", "--batch", "4", "--steps", "1",
+                  "--save", "out.safetensors"},
+                 "sbpflow: --data fashion-mnist: its labels go up to 9, but m.pbtxt: node 'loss' "
+                 "(SoftmaxCrossEntropy): input 'logits' has 5 classes");
+}
+
+// An error found only when a step runs is still the one line on stderr: the
+// run's description is printed once the first step has run. (The table is
+// read through an Identity, which the check before training does not follow.)
+TEST_F(CliTest, StepErrorIsTheOnlyLine) {
+  Write("e.pbtxt", R"pb(
+    nodes {
+      name: "x"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 4 } }
+      }
+      attrs {
+        key: "dtype"
+        value { type: DT_INT32 }
+      }
+    }
+    nodes {
+      name: "y"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 4 } }
+      }
+      attrs {
+        key: "dtype"
+        value { type: DT_INT32 }
+      }
+    }
+    nodes {
+      name: "table"
+      op: "Variable"
+      attrs {
+        key: "shape"
+        value { shape { dims: 10 dims: 256 } }
+      }
+    }
+    nodes { name: "ids" op: "Identity" inputs: "x" }
+    nodes { name: "logits" op: "Embedding" inputs: "table" inputs: "ids" }
+    nodes { name: "loss" op: "SoftmaxCrossEntropy" inputs: "logits" inputs: "y" }
+    signature { loss: "loss" features: "x" labels: "y" }
+  )pb");
+  Write("t.txt", std::string(200, 'z'));
+  ExpectBadInput({"train", "e.pbtxt", "--data", "text:t.txt", "--batch", "4", "--steps", "1",
+                  "--save", "out.safetensors", "--log-json", "log.json"},
+                 "sbpflow: step 1: op 'logits': id 122 at index 0 is outside [0, 10)");
+}
+
 // ---------------------------------------------------------------------------
 // Bad input, graph files.
 
