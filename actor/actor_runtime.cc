@@ -66,10 +66,11 @@ absl::StatusOr<std::unique_ptr<Runtime>> ActorRuntime::Create(
   if (plan == nullptr || kernels == nullptr) {
     return absl::InvalidArgumentError("runtime: a plan and a kernel registry are required");
   }
-  if (options.threads < 0 || options.compute_width < 0) {
+  if (options.threads < 0 || options.compute_width < 0 || options.threads > kMaxRuntimeThreads ||
+      options.compute_width > kMaxRuntimeThreads) {
     return absl::InvalidArgumentError(absl::StrCat("runtime: threads (", options.threads,
                                                    ") and compute_width (", options.compute_width,
-                                                   ") must be >= 0"));
+                                                   ") must be in [0, ", kMaxRuntimeThreads, "]"));
   }
   if (options.watchdog_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("runtime: watchdog_timeout must be positive");
@@ -470,7 +471,8 @@ void ActorRuntime::Complete(int actor, int firing) {
   // The pipeline gate moves on before this actor tries its next firing,
   // which may belong to the next instruction.
   std::vector<int> next_group;
-  if (pipeline_ != nullptr && pipeline_->gated(actor)) next_group = pipeline_->Finished(actor, firing);
+  if (pipeline_ != nullptr && pipeline_->gated(actor))
+    next_group = pipeline_->Finished(actor, firing);
   bool schedule = false;
   {
     std::lock_guard<SpinLock> lock(state.mutex);

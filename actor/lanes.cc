@@ -47,7 +47,7 @@ bool ComputeLane::Idle() const {
 
 LaneTrace ComputeLane::Trace() const {
   std::lock_guard<SpinLock> lock(mutex_);
-  return LaneTrace{device_, kComputeTraceThread, events_};
+  return LaneTrace{device_, TraceLane::kCompute, events_};
 }
 
 void ComputeLane::RunTask() {
@@ -144,7 +144,7 @@ bool CommunicationLane::Idle() const {
 
 LaneTrace CommunicationLane::Trace() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return LaneTrace{device_, kCommunicationTraceThread, events_};
+  return LaneTrace{device_, TraceLane::kCommunication, events_};
 }
 
 void CommunicationLane::Loop() {

@@ -61,8 +61,15 @@
 
 namespace sbpflow {
 
+// The most worker threads a runtime starts. Fixed rather than a multiple of
+// the machine's cores so that a job (and its error) is the same on every
+// machine; far above the cores of any host, and starting this many takes a
+// fraction of a second.
+inline constexpr int kMaxRuntimeThreads = 1024;
+
 struct RuntimeOptions {
-  // Worker threads for kernels; 0 = the hardware concurrency.
+  // Worker threads for kernels, at most kMaxRuntimeThreads; 0 = the hardware
+  // concurrency.
   int threads = 0;
   // Kernels of one device running at once; 0 = max(1, threads / devices).
   int compute_width = 0;
@@ -81,7 +88,8 @@ class Runtime {
   // Checks the plan against the registry (a kernel for every kKernel op,
   // devices of the contexts) and starts the lanes. `kernels`, `variables`,
   // `devices` and `communicator` (needed only when the plan has collectives)
-  // must outlive the runtime. Errors: InvalidArgument naming the op, feed or
+  // must outlive the runtime. Errors: InvalidArgument for threads or
+  // compute_width outside [0, kMaxRuntimeThreads], or naming the op, feed or
   // fetch: a missing kernel ("op 'x': no cpu kernel for MatMul (f32)"), bad
   // input/output/device indices, registers < 1, a frequency combination the
   // rules above forbid, two ops writing one value in place, a feed batch not
@@ -89,10 +97,12 @@ class Runtime {
   // variable shard missing from `variables`, collectives without a
   // communicator, a fetch that cannot be assembled, or contexts that do not
   // match plan.devices.
-  static absl::StatusOr<std::unique_ptr<Runtime>> Create(
-      std::shared_ptr<const PhysicalPlan> plan, const KernelRegistry* kernels,
-      VariableStore* variables, std::vector<DeviceContext*> devices, Communicator* communicator,
-      RuntimeOptions options);
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(std::shared_ptr<const PhysicalPlan> plan,
+                                                         const KernelRegistry* kernels,
+                                                         VariableStore* variables,
+                                                         std::vector<DeviceContext*> devices,
+                                                         Communicator* communicator,
+                                                         RuntimeOptions options);
 
   virtual ~Runtime() = default;
 
@@ -112,7 +122,8 @@ class Runtime {
   virtual int64_t steps() const = 0;
 
   // Writes the Chrome trace of every step so far (requires options.trace):
-  // one process per device, one thread per lane ("compute", "communication").
+  // one process per device, and per lane as many tracks as it ran activations
+  // at once ("cpu:0 compute 0", "cpu:0 communication 0"; see actor/trace.h).
   virtual absl::Status WriteTrace(const std::string& path) const = 0;
 
   // Number of actor activations (firings) so far, for overhead measurements.

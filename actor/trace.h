@@ -15,9 +15,8 @@
 
 namespace sbpflow {
 
-// Chrome trace thread ids of the two lanes of a device.
-inline constexpr int kComputeTraceThread = 0;
-inline constexpr int kCommunicationTraceThread = 1;
+// The two kinds of lane a device has.
+enum class TraceLane { kCompute, kCommunication };
 
 struct TraceEvent {
   int op = 0;
@@ -31,15 +30,26 @@ struct TraceEvent {
 // The events of one lane.
 struct LaneTrace {
   int device = 0;
-  int thread = kComputeTraceThread;
+  TraceLane lane = TraceLane::kCompute;
   std::vector<TraceEvent> events;
 };
 
 // The trace as JSON: process_name metadata per device ("cpu:0", pid = device
-// index), thread_name metadata per lane ("compute" = tid 0, "communication" =
-// tid 1), then one complete ("ph": "X") event per firing with its op name,
-// microsecond start and duration, and args {"piece", "step"}. Events are
-// sorted by (pid, tid, ts) so the output is stable.
+// index), thread_name metadata per track, then one complete ("ph": "X") event
+// per firing with its op name, category "compute" or "communication",
+// microsecond start and duration, and args {"piece", "step"}.
+//
+// A lane runs several activations at once (a compute lane up to its width, a
+// communication lane every collective in flight), but trace viewers draw the
+// slices of one thread as a stack and misdraw slices that overlap without
+// nesting. So each lane is spread over tracks: an event goes on the
+// lowest-numbered track of its lane whose events have all ended before it
+// starts. Events of one track never overlap, and a lane has as many tracks as
+// it had activations running at once. Per device, the compute tracks are
+// tids 0..C-1 ("cpu:0 compute 0", ...) and the communication tracks follow
+// ("cpu:0 communication 0", ...); each lane has at least one track, so
+// "compute 0" is tid 0 and a device without concurrency has "communication
+// 0" at tid 1. Events are sorted by (pid, tid, ts) so the output is stable.
 nlohmann::json ChromeTraceJson(const std::vector<std::string>& device_names,
                                const std::vector<std::string>& op_names,
                                const std::vector<LaneTrace>& lanes);

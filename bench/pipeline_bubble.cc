@@ -24,10 +24,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,29 +68,28 @@ absl::Status RegisterWorkOps(OpRegistry& ops, KernelRegistry& kernels, SbpRuleRe
       .inputs = {{"x"}, {"w"}},
       .attrs = {{"microseconds", AttrType::kInt, std::nullopt}},
       .infer = SameAsFirstInput,
-      .gradient =
-          [backward_us, weight_us, split_backward](GradientContext& context) -> absl::Status {
-            SBP_ASSIGN_OR_RETURN(TensorRef dy, context.OutputGradOrZeros(0));
-            GraphBuilder& builder = context.builder();
-            if (!split_backward) {
-              // One backward op of B_in + W, as GPipe and 1F1B model it.
-              SBP_ASSIGN_OR_RETURN(
-                  int node, builder.AddNode("WorkBackward", {dy, context.input(1)},
-                                            AttrMap{{"microseconds", backward_us + weight_us}}));
-              context.SetInputGrad(0, TensorRef{node, 0});
-              context.SetInputGrad(1, TensorRef{node, 1});
-              return absl::OkStatus();
-            }
-            // Always, so the first layer costs what the others do.
-            SBP_ASSIGN_OR_RETURN(TensorRef dx, builder.Add("WorkGrad", {dy},
-                                                           AttrMap{{"microseconds", backward_us}}));
-            context.SetInputGrad(0, dx);
-            SBP_ASSIGN_OR_RETURN(TensorRef dw,
-                                 builder.Add("WorkWeightGrad", {dy, context.input(1)},
-                                             AttrMap{{"microseconds", weight_us}}));
-            context.SetInputGrad(1, dw);
-            return absl::OkStatus();
-          },
+      .gradient = [backward_us, weight_us,
+                   split_backward](GradientContext& context) -> absl::Status {
+        SBP_ASSIGN_OR_RETURN(TensorRef dy, context.OutputGradOrZeros(0));
+        GraphBuilder& builder = context.builder();
+        if (!split_backward) {
+          // One backward op of B_in + W, as GPipe and 1F1B model it.
+          SBP_ASSIGN_OR_RETURN(int node,
+                               builder.AddNode("WorkBackward", {dy, context.input(1)},
+                                               AttrMap{{"microseconds", backward_us + weight_us}}));
+          context.SetInputGrad(0, TensorRef{node, 0});
+          context.SetInputGrad(1, TensorRef{node, 1});
+          return absl::OkStatus();
+        }
+        // Always, so the first layer costs what the others do.
+        SBP_ASSIGN_OR_RETURN(TensorRef dx,
+                             builder.Add("WorkGrad", {dy}, AttrMap{{"microseconds", backward_us}}));
+        context.SetInputGrad(0, dx);
+        SBP_ASSIGN_OR_RETURN(TensorRef dw, builder.Add("WorkWeightGrad", {dy, context.input(1)},
+                                                       AttrMap{{"microseconds", weight_us}}));
+        context.SetInputGrad(1, dw);
+        return absl::OkStatus();
+      },
       .flops = flops,
   }));
   SBP_RETURN_IF_ERROR(ops.Register(OpDef{
@@ -131,7 +129,8 @@ absl::Status RegisterWorkOps(OpRegistry& ops, KernelRegistry& kernels, SbpRuleRe
     context.output(0).SetZero();
     return absl::OkStatus();
   };
-  SBP_RETURN_IF_ERROR(kernels.Register(KernelKey{"Work", DeviceType::kCpu, DataType::kFloat32}, copy));
+  SBP_RETURN_IF_ERROR(
+      kernels.Register(KernelKey{"Work", DeviceType::kCpu, DataType::kFloat32}, copy));
   SBP_RETURN_IF_ERROR(
       kernels.Register(KernelKey{"WorkGrad", DeviceType::kCpu, DataType::kFloat32}, copy));
   SBP_RETURN_IF_ERROR(
@@ -147,9 +146,8 @@ absl::Status RegisterWorkOps(OpRegistry& ops, KernelRegistry& kernels, SbpRuleRe
       }));
   // Every rank is one device: the all-broadcast fallback is all that is needed.
   for (const char* op : {"Work", "WorkGrad", "WorkWeightGrad", "WorkBackward"}) {
-    SBP_RETURN_IF_ERROR(rules.Register(op, [](const SbpRuleContext&) {
-      return std::vector<SbpSignature>{};
-    }));
+    SBP_RETURN_IF_ERROR(
+        rules.Register(op, [](const SbpRuleContext&) { return std::vector<SbpSignature>{}; }));
   }
   return absl::OkStatus();
 }
@@ -158,19 +156,18 @@ absl::StatusOr<Graph> BuildPipelineModel(const OpRegistry& ops, int layers, int6
                                          int64_t width, int64_t forward_us) {
   Graph graph;
   GraphBuilder builder(&graph, &ops);
-  SBP_ASSIGN_OR_RETURN(int x, builder.AddNamedNode("x", "Placeholder", {},
-                                                   AttrMap{{"shape", Shape{-1, width}}}));
-  SBP_ASSIGN_OR_RETURN(int y, builder.AddNamedNode("y", "Placeholder", {},
-                                                   AttrMap{{"shape", Shape{-1}},
-                                                           {"dtype", DataType::kInt32}}));
+  SBP_ASSIGN_OR_RETURN(
+      int x, builder.AddNamedNode("x", "Placeholder", {}, AttrMap{{"shape", Shape{-1, width}}}));
+  SBP_ASSIGN_OR_RETURN(
+      int y, builder.AddNamedNode("y", "Placeholder", {},
+                                  AttrMap{{"shape", Shape{-1}}, {"dtype", DataType::kInt32}}));
   TensorRef h{x, 0};
   for (int layer = 0; layer < layers; ++layer) {
     SBP_ASSIGN_OR_RETURN(int w, builder.AddNamedNode(absl::StrCat("layer", layer, ".weight"),
-                                                     "Variable", {},
-                                                     AttrMap{{"shape", Shape{1}}}));
+                                                     "Variable", {}, AttrMap{{"shape", Shape{1}}}));
     builder.set_name_prefix(absl::StrCat("layer", layer, "/"));
-    SBP_ASSIGN_OR_RETURN(h, builder.Add("Work", {h, TensorRef{w, 0}},
-                                        AttrMap{{"microseconds", forward_us}}));
+    SBP_ASSIGN_OR_RETURN(
+        h, builder.Add("Work", {h, TensorRef{w, 0}}, AttrMap{{"microseconds", forward_us}}));
   }
   builder.set_name_prefix("");
   SBP_ASSIGN_OR_RETURN(int loss, builder.AddNamedNode("loss", "ReduceMean", {h},
@@ -208,7 +205,9 @@ absl::StatusOr<std::vector<double>> BusySeconds(const std::string& trace_path, i
   if (trace.is_discarded()) return absl::InternalError("unreadable trace");
   std::vector<double> busy(steps, 0.0);
   for (const auto& event : trace["traceEvents"]) {
-    if (event.value("ph", "") != "X" || event.value("tid", -1) != 0) continue;
+    // A lane's slices may spread over several tracks (tids); the category
+    // names the lane.
+    if (event.value("ph", "") != "X" || event.value("cat", "") != "compute") continue;
     const int step = event["args"].value("step", -1);
     if (step >= 0 && step < steps) busy[step] += event.value("dur", 0.0) * 1e-6;
   }
@@ -239,9 +238,8 @@ absl::StatusOr<Measurement> MeasureStep(const Setup& setup, ScheduleKind kind, i
   OptimizerOptions sgd;
   SBP_ASSIGN_OR_RETURN(CompiledPlan compiled,
                        CompileTrainingGraph(graph, ops, rules, sgd, parallel));
-  SBP_ASSIGN_OR_RETURN(Schedule schedule,
-                       GenerateSchedule(ScheduleRequest{kind, setup.stages, setup.micro_batches,
-                                                        chunks}));
+  SBP_ASSIGN_OR_RETURN(Schedule schedule, GenerateSchedule(ScheduleRequest{
+                                              kind, setup.stages, setup.micro_batches, chunks}));
   SBP_RETURN_IF_ERROR(AttachPipelineSchedule(schedule, &compiled.plan));
   auto devices = MakeDeviceContexts(compiled.plan.devices);
   std::vector<DeviceContext*> pointers;
@@ -252,10 +250,9 @@ absl::StatusOr<Measurement> MeasureStep(const Setup& setup, ScheduleKind kind, i
   options.threads = setup.stages;  // a thread per rank: the work sleeps
   options.compute_width = 1;
   options.trace = true;
-  SBP_ASSIGN_OR_RETURN(auto runtime,
-                       Runtime::Create(std::make_shared<const PhysicalPlan>(compiled.plan),
-                                       &kernels, variables.get(), pointers, &communicator,
-                                       options));
+  SBP_ASSIGN_OR_RETURN(
+      auto runtime, Runtime::Create(std::make_shared<const PhysicalPlan>(compiled.plan), &kernels,
+                                    variables.get(), pointers, &communicator, options));
   CpuAllocator allocator;
   std::map<std::string, Tensor> feeds;
   for (const FeedSpec& feed : compiled.plan.feeds) {
@@ -290,9 +287,10 @@ absl::StatusOr<Measurement> MeasureStep(const Setup& setup, ScheduleKind kind, i
 int Run(const Setup& setup) {
   const int p = setup.stages;
   const int m = setup.micro_batches;
-  std::printf("balanced pipeline: P=%d ranks, M=%d micro-batches, F = B_in = W = %.1f ms per "
-              "rank per micro-batch\n",
-              p, m, setup.unit_ms);
+  std::printf(
+      "balanced pipeline: P=%d ranks, M=%d micro-batches, F = B_in = W = %.1f ms per "
+      "rank per micro-batch\n",
+      p, m, setup.unit_ms);
   std::printf("%-14s %10s %10s %10s\n", "schedule", "step_ms", "bubble", "formula");
   struct Case {
     const char* name;
@@ -332,14 +330,16 @@ int Run(const Setup& setup) {
   auto fast = MeasureStep(setup, ScheduleKind::k1F1B, 1, setup.activation_kib, std::nullopt);
   auto slow = MeasureStep(setup, ScheduleKind::k1F1B, 1, setup.activation_kib, throttle);
   if (!fast.ok() || !slow.ok()) return 1;
-  const double transfer_ms = (setup.link_latency_us * 1e-6 +
-                              setup.activation_kib * 1024.0 / (setup.link_gbps * 1e9 / 8)) * 1e3;
-  std::printf("1f1b with %lld KiB activations over a %.1f Gbit/s, %.0f us link (%.2f ms per "
-              "send): step %.1f ms vs %.1f ms with an infinitely fast link = %.3fx (target <= "
-              "1.1)\n",
-              static_cast<long long>(setup.activation_kib), setup.link_gbps, setup.link_latency_us,
-              transfer_ms, slow->step_seconds * 1e3, fast->step_seconds * 1e3,
-              slow->step_seconds / fast->step_seconds);
+  const double transfer_ms =
+      (setup.link_latency_us * 1e-6 + setup.activation_kib * 1024.0 / (setup.link_gbps * 1e9 / 8)) *
+      1e3;
+  std::printf(
+      "1f1b with %lld KiB activations over a %.1f Gbit/s, %.0f us link (%.2f ms per "
+      "send): step %.1f ms vs %.1f ms with an infinitely fast link = %.3fx (target <= "
+      "1.1)\n",
+      static_cast<long long>(setup.activation_kib), setup.link_gbps, setup.link_latency_us,
+      transfer_ms, slow->step_seconds * 1e3, fast->step_seconds * 1e3,
+      slow->step_seconds / fast->step_seconds);
   return 0;
 }
 
@@ -351,7 +351,8 @@ int main(int argc, char** argv) {
   sbpflow::Setup setup;
   app.add_option("--stages", setup.stages, "Pipeline ranks")->capture_default_str();
   app.add_option("--micro-batches", setup.micro_batches, "Micro-batches")->capture_default_str();
-  app.add_option("--unit-ms", setup.unit_ms, "F of one rank per micro-batch")->capture_default_str();
+  app.add_option("--unit-ms", setup.unit_ms, "F of one rank per micro-batch")
+      ->capture_default_str();
   app.add_option("--link-gbps", setup.link_gbps, "Throttled link")->capture_default_str();
   app.add_option("--link-latency-us", setup.link_latency_us, "Throttled link latency")
       ->capture_default_str();

@@ -19,9 +19,9 @@ struct CompileRequest {
 };
 
 absl::Status Compile(const CompileRequest& request, const CommandContext& context) {
-  if (request.job.batch < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", request.job.batch));
-  }
+  SBP_RETURN_IF_ERROR(CheckJobOptions(request.job));
+  SBP_RETURN_IF_ERROR(CheckOutputsDistinct({{"the graph file", request.job.graph_path}},
+                                           {{"--output", request.output}}));
   OptimizerOptions optimizer = request.optimizer_options;
   SBP_ASSIGN_OR_RETURN(optimizer.kind, ParseOptimizerKind(request.optimizer));
   SBP_ASSIGN_OR_RETURN(auto rules, BuildBuiltinSbpRules());
@@ -52,15 +52,16 @@ void AddCompileCommand(CLI::App& app, CommandAction* action) {
   compile->add_option("--strategy", request->job.parallel.strategy.strategy, "dp, tp or dp,tp");
   compile->add_option("--zero", request->job.parallel.strategy.zero, "1 = ZeRO-1")
       ->capture_default_str();
-  compile->add_option("--optimizer", request->optimizer, "sgd, adam or adamw")->capture_default_str();
+  compile->add_option("--optimizer", request->optimizer, "sgd, adam or adamw")
+      ->capture_default_str();
   compile->add_option("--lr", request->optimizer_options.learning_rate, "Learning rate")
       ->capture_default_str();
   compile->add_option("--momentum", request->optimizer_options.momentum, "SGD momentum")
       ->capture_default_str();
   compile->add_option("--pipeline", request->job.parallel.pipeline, "Pipeline ranks")
       ->capture_default_str();
-  compile->add_option("--micro-batches", request->job.parallel.micro_batches,
-                      "Micro-batches per step")
+  compile
+      ->add_option("--micro-batches", request->job.parallel.micro_batches, "Micro-batches per step")
       ->capture_default_str();
   compile->add_option("--schedule", request->job.schedule, "gpipe, 1f1b, interleaved or zb-h1")
       ->capture_default_str();

@@ -21,11 +21,10 @@ struct EvalRequest {
 };
 
 absl::Status Eval(const EvalRequest& request, const CommandContext& context) {
-  if (request.job.batch < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", request.job.batch));
-  }
+  SBP_RETURN_IF_ERROR(CheckJobOptions(request.job));
   if (request.batches < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--batches must be >= 1, got ", request.batches));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batches must be >= 1, got ", request.batches));
   }
   SBP_ASSIGN_OR_RETURN(auto rules, BuildBuiltinSbpRules());
   JobContext job(context.ops, context.kernels, &rules);
@@ -35,7 +34,8 @@ absl::Status Eval(const EvalRequest& request, const CommandContext& context) {
   std::unique_ptr<VariableStore> store;
   SBP_ASSIGN_OR_RETURN(Graph graph,
                        LoadJobGraph(request.job.graph_path, job.ops(), request.job.batch, true));
-  SBP_ASSIGN_OR_RETURN(PlanRunner first, StartPlan(job, request.job, graph, nullptr, &variables, &store));
+  SBP_ASSIGN_OR_RETURN(PlanRunner first,
+                       StartPlan(job, request.job, graph, nullptr, &variables, &store));
   SBP_RETURN_IF_ERROR(LoadCheckpoint(request.init_from, variables, *context.err));
   SBP_ASSIGN_OR_RETURN(EvaluationResult result, Evaluate(job, request.job, &first.compiled,
                                                          &variables, &store, request.batches));

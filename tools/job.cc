@@ -1,21 +1,65 @@
 #include "tools/job.h"
 
+#include <cmath>
 #include <ostream>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "actor/pipeline_plan.h"
+#include "actor/schedule.h"
 #include "base/status_macros.h"
 #include "graph/graph_proto.h"
 #include "graph/optimizers/optimizer.h"
 #include "io/checkpoint_check.h"
 #include "io/data_spec.h"
 #include "io/safetensors.h"
-#include "actor/pipeline_plan.h"
-#include "actor/schedule.h"
 
 namespace sbpflow {
+
+absl::Status CheckJobOptions(const JobOptions& options) {
+  if (options.batch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", options.batch));
+  }
+  // No tensor may hold more than 2^60 elements (graph/op_registry.h), so
+  // neither may a batch; past it the error would only name a graph node.
+  if (options.batch > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch must be <= 2^60 = ", kMaxBatch, ", got ", options.batch));
+  }
+  if (options.threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--threads must be >= 0, got ", options.threads));
+  }
+  // Every thread is an OS thread started up front: a typo such as 100000
+  // would spend many seconds starting threads before failing or running.
+  if (options.threads > kMaxRuntimeThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--threads must be <= ", kMaxRuntimeThreads, ", got ", options.threads));
+  }
+  // Negated comparisons, so NaN fails them too.
+  if (!(options.link_latency_us >= 0) || !(options.link_gbps >= 0)) {
+    return absl::InvalidArgumentError("--link-latency-us and --link-gbps must be >= 0");
+  }
+  if (!(options.link_latency_us <= kMaxLinkLatencyMicroseconds)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--link-latency-us must be <= ", kMaxLinkLatencyMicroseconds, ", got ",
+                     options.link_latency_us));
+  }
+  if (!std::isfinite(options.link_gbps)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--link-gbps must be finite, got ", options.link_gbps));
+  }
+  if (!(options.bucket_mb >= 0 && options.bucket_mb <= kMaxBucketMebibytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--bucket-mb must be in [0, ", kMaxBucketMebibytes, "], got ", options.bucket_mb));
+  }
+  if (options.chunks < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--chunks must be >= 0, got ", options.chunks));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status JobContext::StartDevices(const std::vector<Device>& devices,
                                       const JobOptions& options) {
@@ -70,9 +114,8 @@ absl::Status ExpectFits(const JobOptions& options, const Graph& graph, const std
   const TensorType& expected = PlaceholderType(graph, placeholder);
   if (expected == given) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("--data ", options.data, ": its ", role, " are ",
-                                                 given.ToString(), ", placeholder '",
-                                                 placeholder, "' expects ",
-                                                 expected.ToString()));
+                                                 given.ToString(), ", placeholder '", placeholder,
+                                                 "' expects ", expected.ToString()));
 }
 
 // The vocabulary of an integer input: the rows of the table of the first
@@ -86,6 +129,42 @@ int64_t VocabularyOf(const Graph& graph, const std::string& placeholder) {
     }
   }
   return 256;
+}
+
+// Checks that every id the data set yields for `placeholder` (ids in [0,
+// `ids`)) indexes the tables that read it: rows of an Embedding's table,
+// classes of a SoftmaxCrossEntropy's logits. An id past them would fail only
+// inside a kernel, at the first step that meets it.
+absl::Status ExpectIdsFit(const JobOptions& options, const Graph& graph,
+                          const std::string& placeholder, absl::string_view what, int64_t ids) {
+  // The ops that index a table with ids: input 1 holds the ids, input 0 the
+  // table, indexed along its first axis (Embedding) or last (the classes of
+  // SoftmaxCrossEntropy).
+  struct Indexing {
+    const char* op;
+    const char* table;
+    bool last_axis;
+  };
+  static constexpr Indexing kIndexing[] = {{"Embedding", "table", false},
+                                           {"SoftmaxCrossEntropy", "logits", true}};
+  const int node = *graph.FindNode(placeholder);
+  for (const Node& consumer : graph.nodes()) {
+    for (const Indexing& indexing : kIndexing) {
+      if (consumer.op != indexing.op || consumer.inputs.size() != 2 ||
+          consumer.inputs[1].node != node) {
+        continue;
+      }
+      const Shape& shape = graph.type(consumer.inputs[0]).shape;
+      if (shape.rank() == 0) continue;
+      const int64_t size = shape.dim(indexing.last_axis ? shape.rank() - 1 : 0);
+      if (size >= ids) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--data ", options.data, ": its ", what, " go up to ", ids - 1, ", but ",
+          options.graph_path, ": node '", consumer.name, "' (", consumer.op, "): input '",
+          indexing.table, "' has ", size, indexing.last_axis ? " classes" : " rows"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -105,16 +184,15 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, 
   if (spec.kind == DataSpec::Kind::kText) {
     if (features_type.shape.rank() != 2) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--data ", options.data, ": text needs a features placeholder [batch, seq], '",
-          features, "' is ", features_type.ToString()));
+          "--data ", options.data, ": text needs a features placeholder [batch, seq], '", features,
+          "' is ", features_type.ToString()));
     }
     request.sequence_length = features_type.shape.dim(1);
   }
   if (spec.kind == DataSpec::Kind::kSynthetic) {
     SyntheticOptions& synthetic = request.synthetic;
-    synthetic.example_features_shape =
-        Shape(std::vector<int64_t>(features_type.shape.dims().begin() + 1,
-                                   features_type.shape.dims().end()));
+    synthetic.example_features_shape = Shape(std::vector<int64_t>(
+        features_type.shape.dims().begin() + 1, features_type.shape.dims().end()));
     synthetic.features_dtype = features_type.dtype;
     synthetic.vocabulary_size = VocabularyOf(graph, features);
     synthetic.example_labels_shape = Shape(
@@ -127,6 +205,14 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenJobData(const JobOptions& options, 
   SBP_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> dataset, OpenDataset(spec, request));
   SBP_RETURN_IF_ERROR(ExpectFits(options, graph, "features", features, dataset->features_type()));
   SBP_RETURN_IF_ERROR(ExpectFits(options, graph, "labels", labels, dataset->labels_type()));
+  // Byte ids for text, ten classes for Fashion-MNIST (synthetic data is
+  // drawn from the graph's own ranges).
+  if (spec.kind == DataSpec::Kind::kText) {
+    SBP_RETURN_IF_ERROR(ExpectIdsFit(options, graph, features, "byte ids", 256));
+    SBP_RETURN_IF_ERROR(ExpectIdsFit(options, graph, labels, "next-byte labels", 256));
+  } else if (spec.kind == DataSpec::Kind::kFashionMnist) {
+    SBP_RETURN_IF_ERROR(ExpectIdsFit(options, graph, labels, "labels", 10));
+  }
   return dataset;
 }
 
@@ -141,7 +227,9 @@ absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRule
   parallel.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
   parallel.overlap = !options.no_overlap;
   SBP_ASSIGN_OR_RETURN(ScheduleKind kind, ParseScheduleKind(options.schedule));
-  parallel.chunks = options.chunks > 0 ? options.chunks : kind == ScheduleKind::kInterleaved ? 2 : 1;
+  parallel.chunks = options.chunks > 0                   ? options.chunks
+                    : kind == ScheduleKind::kInterleaved ? 2
+                                                         : 1;
   // Forwards alone (and one micro-batch) need no interleaving: GPipe's order
   // over the same chunks runs any M, where interleaved needs M a multiple of P.
   if (optimizer == nullptr) kind = ScheduleKind::kGPipe;
@@ -153,8 +241,8 @@ absl::StatusOr<CompiledPlan> CompileJobPlan(const OpRegistry& ops, const SbpRule
         ScheduleRequest{kind, parallel.pipeline, parallel.micro_batches, parallel.chunks});
     // The generator names `sbpflow schedule`'s flags; P is --pipeline here.
     if (!generated.ok()) {
-      return absl::InvalidArgumentError(absl::StrReplaceAll(generated.status().message(),
-                                                            {{"--stages", "--pipeline"}}));
+      return absl::InvalidArgumentError(
+          absl::StrReplaceAll(generated.status().message(), {{"--stages", "--pipeline"}}));
     }
     schedule = *std::move(generated);
   }
@@ -171,21 +259,21 @@ absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& opti
                                      VariableStore** variables,
                                      std::unique_ptr<VariableStore>* created) {
   PlanRunner runner;
-  SBP_ASSIGN_OR_RETURN(runner.compiled, CompileJobPlan(context.ops(), context.rules(), options,
-                                                       forward, optimizer));
+  SBP_ASSIGN_OR_RETURN(runner.compiled,
+                       CompileJobPlan(context.ops(), context.rules(), options, forward, optimizer));
   SBP_RETURN_IF_ERROR(context.StartDevices(runner.compiled.plan.devices, options));
   if (*variables == nullptr) {
-    SBP_ASSIGN_OR_RETURN(*created, VariableStore::Create(runner.compiled.plan, options.seed,
-                                                         context.devices()));
+    SBP_ASSIGN_OR_RETURN(
+        *created, VariableStore::Create(runner.compiled.plan, options.seed, context.devices()));
     *variables = created->get();
   }
   RuntimeOptions runtime_options;
   runtime_options.threads = options.threads;
   runtime_options.trace = options.trace;
-  SBP_ASSIGN_OR_RETURN(
-      runner.runtime,
-      Runtime::Create(std::make_shared<const PhysicalPlan>(runner.compiled.plan), &context.kernels(),
-                      *variables, context.devices(), context.communicator(), runtime_options));
+  SBP_ASSIGN_OR_RETURN(runner.runtime,
+                       Runtime::Create(std::make_shared<const PhysicalPlan>(runner.compiled.plan),
+                                       &context.kernels(), *variables, context.devices(),
+                                       context.communicator(), runtime_options));
   return runner;
 }
 
@@ -205,8 +293,8 @@ absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& p
     if (spec.name == kLearningRateVariable) continue;
     SBP_ASSIGN_OR_RETURN(tensors[spec.name], variables.ReadLogical(spec.name, &allocator));
   }
-  return WriteSafetensors(path, tensors,
-                          {{"format", "pt"}, {"producer", "sbpflow"}, {"steps", absl::StrCat(steps)}});
+  return WriteSafetensors(
+      path, tensors, {{"format", "pt"}, {"producer", "sbpflow"}, {"steps", absl::StrCat(steps)}});
 }
 
 namespace {
@@ -238,7 +326,8 @@ absl::Status LoadCheckpoint(const std::string& path, VariableStore* variables, s
   }
   for (const VariableSpec& spec : variables->variables()) {
     if (spec.name == kLearningRateVariable) continue;
-    if (spec.trainable || checkpoint.tensors.contains(spec.name)) expected[spec.name] = spec.logical;
+    if (spec.trainable || checkpoint.tensors.contains(spec.name))
+      expected[spec.name] = spec.logical;
   }
   SBP_RETURN_IF_ERROR(CheckCheckpointTypes(path, expected, actual));
   for (const auto& [name, type] : expected) {

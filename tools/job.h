@@ -15,10 +15,10 @@
 #include "comm/in_process_communicator.h"
 #include "graph/graph.h"
 #include "graph/op_registry.h"
+#include "graph/optimizers/optimizer.h"
 #include "io/dataset.h"
 #include "kernel/device_context.h"
 #include "kernel/kernel_registry.h"
-#include "graph/optimizers/optimizer.h"
 #include "sbp/compile.h"
 #include "sbp/sbp_rules.h"
 
@@ -43,6 +43,20 @@ struct JobOptions {
   int chunks = 0;
   bool trace = false;
 };
+
+// The largest --batch: the most elements of any tensor.
+inline constexpr int64_t kMaxBatch = int64_t{1} << 60;
+// The most emulated link latency, --link-latency-us (one second per hop).
+inline constexpr int64_t kMaxLinkLatencyMicroseconds = 1000000;
+// The largest gradient bucket, --bucket-mb (1 TiB; its bytes fit an int64).
+inline constexpr int64_t kMaxBucketMebibytes = int64_t{1} << 20;
+
+// Checks the numbers of `options` before any work: --batch in [1, kMaxBatch],
+// --chunks >= 0, --threads in [0, kMaxRuntimeThreads], --link-latency-us in
+// [0, kMaxLinkLatencyMicroseconds], --link-gbps >= 0 and finite, --bucket-mb
+// in [0, kMaxBucketMebibytes]. InvalidArgument naming the flag otherwise
+// ("--threads must be <= 1024, got 5000").
+absl::Status CheckJobOptions(const JobOptions& options);
 
 // What a job runs on: registries (not owned) and the job's devices,
 // variables and links, shared by the job's plans.
@@ -107,14 +121,12 @@ absl::StatusOr<PlanRunner> StartPlan(JobContext& context, const JobOptions& opti
 std::map<std::string, Tensor> FeedsFor(const Graph& graph, Batch batch);
 
 // Writes every variable to a safetensors file (atomically).
-absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& path,
-                            int64_t steps);
+absl::Status SaveCheckpoint(const VariableStore& variables, const std::string& path, int64_t steps);
 
 // Loads a checkpoint into the variables: every trainable variable must be in
 // it with its shape and dtype; optimizer state is loaded when present (state
 // of another optimizer is ignored); anything else is an error.
-absl::Status LoadCheckpoint(const std::string& path, VariableStore* variables,
-                            std::ostream& log);
+absl::Status LoadCheckpoint(const std::string& path, VariableStore* variables, std::ostream& log);
 
 }  // namespace sbpflow
 

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   sbpflow::AddBoxingCommand(app, &action);
   sbpflow::AddCompileCommand(app, &action);
   sbpflow::AddScheduleCommand(app, &action);
+  sbpflow::AddNumberChecks(&app);
 
   try {
     app.parse(argc, argv);

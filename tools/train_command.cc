@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "base/status_macros.h"
 #include "graph/optimizers/learning_rate.h"
 #include "graph/optimizers/optimizer.h"
+#include "io/data_spec.h"
 #include "nlohmann/json.hpp"
 #include "tools/command.h"
 #include "tools/evaluation.h"
@@ -40,9 +42,7 @@ struct TrainRequest {
 };
 
 absl::Status CheckRequest(const TrainRequest& request) {
-  if (request.job.batch < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--batch must be >= 1, got ", request.job.batch));
-  }
+  SBP_RETURN_IF_ERROR(CheckJobOptions(request.job));
   if (request.steps_given == request.epochs_given) {
     return absl::InvalidArgumentError("give exactly one of --steps and --epochs");
   }
@@ -56,12 +56,17 @@ absl::Status CheckRequest(const TrainRequest& request) {
     return absl::InvalidArgumentError(
         absl::StrCat("--warmup-steps must be >= 0, got ", request.warmup_steps));
   }
-  if (request.job.threads < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, got ", request.job.threads));
+  // Training would write a checkpoint over the graph it read (or a log over
+  // the checkpoint it writes) without a word.
+  std::vector<PathRole> inputs = {{"the graph file", request.job.graph_path},
+                                  {"the --init-from checkpoint", request.init_from}};
+  absl::StatusOr<DataSpec> data = ParseDataSpec(request.job.data);
+  if (data.ok() && data->kind == DataSpec::Kind::kText) {
+    inputs.push_back({"the --data text file", data->path});
   }
-  if (request.job.link_latency_us < 0 || request.job.link_gbps < 0) {
-    return absl::InvalidArgumentError("--link-latency-us and --link-gbps must be >= 0");
-  }
+  SBP_RETURN_IF_ERROR(CheckOutputsDistinct(
+      inputs,
+      {{"--log-json", request.log_json}, {"--save", request.save}, {"--trace", request.trace}}));
   // Output paths are checked now, so a run does not train only to fail at
   // its end.
   const std::pair<const char*, const std::string*> outputs[] = {
@@ -121,6 +126,13 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
                        LoadJobGraph(options.graph_path, job.ops(), options.batch, true));
   SBP_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> dataset,
                        OpenJobData(options, graph, !request.no_shuffle, /*test_split=*/false));
+  if (request.epochs_given &&
+      request.epochs > std::numeric_limits<int64_t>::max() / dataset->batches_per_epoch()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--epochs must be <= ", std::numeric_limits<int64_t>::max() / dataset->batches_per_epoch(),
+        " for --data ", request.job.data, " (", dataset->batches_per_epoch(),
+        " batches per epoch), got ", request.epochs));
+  }
   const int64_t total_steps =
       request.steps_given ? request.steps : request.epochs * dataset->batches_per_epoch();
   LearningRateSchedule schedule;
@@ -128,7 +140,6 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   schedule.base = optimizer.learning_rate;
   schedule.warmup_steps = request.warmup_steps;
   schedule.total_steps = total_steps;
-
 
   VariableStore* variables = nullptr;
   std::unique_ptr<VariableStore> store;
@@ -144,12 +155,20 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   if (!request.log_json.empty()) {
     log = std::make_unique<std::ofstream>(request.log_json, std::ios::trunc);
     if (!*log) {
-      return absl::InvalidArgumentError(absl::StrCat("--log-json: cannot write ", request.log_json));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--log-json: cannot write ", request.log_json));
     }
     guard.Track(request.log_json);
   }
-  *context.err << dataset->Describe() << "; " << total_steps << " steps of " << options.batch
-               << " on " << DescribePlacements(runner.compiled) << "\n";
+  // Printed once the first step has run (or when there is none): a job that
+  // cannot run then fails with its one error line and nothing before it.
+  bool announced = false;
+  auto announce = [&] {
+    if (announced) return;
+    announced = true;
+    *context.err << dataset->Describe() << "; " << total_steps << " steps of " << options.batch
+                 << " on " << DescribePlacements(runner.compiled) << "\n";
+  };
 
   CpuAllocator host;
   ProgressBar progress(context.err, total_steps, options.batch, isatty(STDERR_FILENO) == 1);
@@ -163,6 +182,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
                           absl::StrCat("step ", step + 1, ": ", result.status().message()));
     }
     last_loss = result->fetches.at("loss").data<float>()[0];
+    announce();
     progress.Update(step + 1, last_loss);
     if (log != nullptr) {
       *log << nlohmann::json{{"step", step + 1},
@@ -174,6 +194,7 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
            << std::flush;
     }
   }
+  announce();
   progress.Finish();
   const std::vector<int64_t> peaks = job.PeakBytes();
   if (!request.trace.empty()) {
@@ -186,8 +207,8 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
   summary["peak_memory_bytes"] = peaks;
   std::vector<std::string> peak_text;
   for (size_t device = 0; device < peaks.size(); ++device) {
-    peak_text.push_back(absl::StrCat(runner.compiled.plan.devices[device].ToString(), " ",
-                                     MiB(peaks[device])));
+    peak_text.push_back(
+        absl::StrCat(runner.compiled.plan.devices[device].ToString(), " ", MiB(peaks[device])));
   }
   *context.err << "peak memory per device: " << absl::StrJoin(peak_text, ", ") << "\n";
   if (total_steps > 0) {
@@ -216,12 +237,12 @@ absl::Status Train(const TrainRequest& request, const CommandContext& context) {
 
 void AddJobOptions(CLI::App* command, JobOptions* options) {
   command->add_option("file", options->graph_path, "Graph file (.pb or .pbtxt)")->required();
-  command->add_option("--data", options->data,
-                      "fashion-mnist[:DIR], text:PATH or synthetic")->required();
+  command->add_option("--data", options->data, "fashion-mnist[:DIR], text:PATH or synthetic")
+      ->required();
   command->add_option("--batch", options->batch, "Examples per step")->required();
   command->add_option("--seed", options->seed, "Seed of initial values and data order")
       ->capture_default_str();
-  command->add_option("--threads", options->threads, "Kernel threads (0 = all cores)")
+  command->add_option("--threads", options->threads, "Kernel threads, at most 1024 (0 = all cores)")
       ->capture_default_str();
   command->add_option("--devices", options->parallel.devices, "Devices, e.g. cpu:0-3")
       ->capture_default_str();
@@ -230,30 +251,36 @@ void AddJobOptions(CLI::App* command, JobOptions* options) {
                       "Mesh axis names, e.g. dp,tp (default: from --strategy)");
   command->add_option("--strategy", options->parallel.strategy.strategy,
                       "Layout preset: dp, tp or dp,tp");
-  command->add_option("--zero", options->parallel.strategy.zero,
-                      "1 = shard optimizer state over dp")
+  command
+      ->add_option("--zero", options->parallel.strategy.zero, "1 = shard optimizer state over dp")
       ->capture_default_str();
-  command->add_option("--link-latency-us", options->link_latency_us,
-                      "Emulated link latency (in-process devices)")
+  command
+      ->add_option("--link-latency-us", options->link_latency_us,
+                   "Emulated link latency (in-process devices)")
       ->capture_default_str();
-  command->add_option("--link-gbps", options->link_gbps,
-                      "Emulated link bandwidth in Gbit/s (0 = unthrottled)")
+  command
+      ->add_option("--link-gbps", options->link_gbps,
+                   "Emulated link bandwidth in Gbit/s (0 = unthrottled)")
       ->capture_default_str();
-  command->add_option("--bucket-mb", options->bucket_mb,
-                      "Gradient all-reduce bucket size in MiB (0 = one collective per gradient)")
+  command
+      ->add_option("--bucket-mb", options->bucket_mb,
+                   "Gradient all-reduce bucket size in MiB (0 = one collective per gradient)")
       ->capture_default_str();
   command->add_flag("--no-overlap", options->no_overlap,
                     "Start gradient collectives only after the backward pass (for comparisons)");
-  command->add_option("--pipeline", options->parallel.pipeline,
-                      "Pipeline ranks (the devices are split into this many equal groups)")
+  command
+      ->add_option("--pipeline", options->parallel.pipeline,
+                   "Pipeline ranks (the devices are split into this many equal groups)")
       ->capture_default_str();
-  command->add_option("--micro-batches", options->parallel.micro_batches,
-                      "Micro-batches per step (gradients accumulate over them)")
+  command
+      ->add_option("--micro-batches", options->parallel.micro_batches,
+                   "Micro-batches per step (gradients accumulate over them)")
       ->capture_default_str();
   command->add_option("--schedule", options->schedule, "gpipe, 1f1b, interleaved or zb-h1")
       ->capture_default_str();
-  command->add_option("--chunks", options->chunks,
-                      "Model chunks per rank for the interleaved schedule (0 = 2)")
+  command
+      ->add_option("--chunks", options->chunks,
+                   "Model chunks per rank for the interleaved schedule (0 = 2)")
       ->capture_default_str();
 }
 
@@ -275,8 +302,9 @@ void AddTrainCommand(CLI::App& app, CommandAction* action) {
   train->add_flag("--nesterov", request->optimizer_options.nesterov, "Nesterov momentum");
   train->add_option("--weight-decay", request->optimizer_options.weight_decay, "Weight decay")
       ->capture_default_str();
-  train->add_option("--clip-norm", request->optimizer_options.clip_norm,
-                    "Clip gradients to this global norm (0 = off)")
+  train
+      ->add_option("--clip-norm", request->optimizer_options.clip_norm,
+                   "Clip gradients to this global norm (0 = off)")
       ->capture_default_str();
   train->add_flag("--no-shuffle", request->no_shuffle, "Batches in file order");
   train->add_option("--log-json", request->log_json, "Write one JSON object per step here");

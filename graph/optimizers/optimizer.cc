@@ -1,5 +1,8 @@
 #include "graph/optimizers/optimizer.h"
 
+#include <cmath>
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +25,18 @@ absl::Status ValidateOptimizerOptions(const OptimizerOptions& options) {
   auto bad = [](absl::string_view flag, absl::string_view rule, double value) {
     return absl::InvalidArgumentError(absl::StrCat(flag, " must be ", rule, ", got ", value));
   };
+  // An infinite value would pass the range checks below and only turn the
+  // variables into NaN; checked first, so the message says what is wrong.
+  const std::pair<const char*, double> values[] = {{"--lr", options.learning_rate},
+                                                   {"--momentum", options.momentum},
+                                                   {"--weight-decay", options.weight_decay},
+                                                   {"--clip-norm", options.clip_norm},
+                                                   {"beta1", options.beta1},
+                                                   {"beta2", options.beta2},
+                                                   {"epsilon", options.epsilon}};
+  for (const auto& [name, value] : values) {
+    if (!std::isfinite(value)) return bad(name, "finite", value);
+  }
   if (!(options.learning_rate > 0)) return bad("--lr", "> 0", options.learning_rate);
   if (!(options.momentum >= 0 && options.momentum < 1)) {
     return bad("--momentum", "in [0, 1)", options.momentum);
@@ -45,12 +60,11 @@ namespace {
 // A non-trainable state variable shaped like `like`.
 absl::StatusOr<TensorRef> StateVariable(GraphBuilder& builder, const std::string& name,
                                         const TensorType& like) {
-  SBP_ASSIGN_OR_RETURN(int node,
-                       builder.AddNamedNode(name, "Variable", {},
-                                            AttrMap{{"shape", like.shape},
-                                                    {"dtype", like.dtype},
-                                                    {"initializer", std::string("zeros")},
-                                                    {"trainable", false}}));
+  SBP_ASSIGN_OR_RETURN(int node, builder.AddNamedNode(name, "Variable", {},
+                                                      AttrMap{{"shape", like.shape},
+                                                              {"dtype", like.dtype},
+                                                              {"initializer", std::string("zeros")},
+                                                              {"trainable", false}}));
   return TensorRef{node, 0};
 }
 
@@ -64,10 +78,9 @@ absl::Status ClipGradients(GraphBuilder& builder, double clip_norm,
     // Per-gradient work belongs with its variable (pipeline stages).
     builder.set_origin(variables[i]);
     SBP_ASSIGN_OR_RETURN(TensorRef square, builder.Add("Square", {gradient}));
-    SBP_ASSIGN_OR_RETURN(TensorRef sum,
-                         builder.Add("ReduceSum", {square},
-                                     AttrMap{{"axes", std::vector<int64_t>{}},
-                                             {"keep_dims", false}}));
+    SBP_ASSIGN_OR_RETURN(TensorRef sum, builder.Add("ReduceSum", {square},
+                                                    AttrMap{{"axes", std::vector<int64_t>{}},
+                                                            {"keep_dims", false}}));
     builder.set_origin(-1);
     if (total.has_value()) {
       SBP_ASSIGN_OR_RETURN(total, builder.Add("Add", {*total, sum}, {}, "sum_squares"));
@@ -122,8 +135,7 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
   GraphBuilder builder(graph, &registry);
   builder.set_role(NodeRole::kOptimizer);
   if (options.clip_norm > 0) {
-    SBP_RETURN_IF_ERROR(
-        ClipGradients(builder, options.clip_norm, info.variables, &info.gradients));
+    SBP_RETURN_IF_ERROR(ClipGradients(builder, options.clip_norm, info.variables, &info.gradients));
   }
 
   std::optional<TensorRef> step;
@@ -135,13 +147,14 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
   }
   // The learning rate is a variable so that a schedule can change it between
   // steps without a new plan.
-  SBP_ASSIGN_OR_RETURN(int lr_node,
-                       builder.AddNamedNode(std::string(kLearningRateVariable), "Variable", {},
-                                            AttrMap{{"shape", Shape{}},
-                                                    {"dtype", dtype},
-                                                    {"initializer", absl::StrFormat("constant(%.17g)",
-                                                                                    options.learning_rate)},
-                                                    {"trainable", false}}));
+  SBP_ASSIGN_OR_RETURN(
+      int lr_node,
+      builder.AddNamedNode(
+          std::string(kLearningRateVariable), "Variable", {},
+          AttrMap{{"shape", Shape{}},
+                  {"dtype", dtype},
+                  {"initializer", absl::StrFormat("constant(%.17g)", options.learning_rate)},
+                  {"trainable", false}}));
   const TensorRef lr{lr_node, 0};
   for (size_t i = 0; i < info.variables.size(); ++i) {
     const int variable = info.variables[i];
@@ -154,32 +167,33 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
     int update = -1;
     if (options.kind == OptimizerOptions::Kind::kSgd && options.momentum == 0) {
       builder.set_name_prefix(absl::StrCat("optimizer/", name, "/"));
-      SBP_ASSIGN_OR_RETURN(update, builder.AddNode("SgdUpdate", {var, grad, lr},
-                                                   AttrMap{{"weight_decay", options.weight_decay}},
-                                                   "update"));
+      SBP_ASSIGN_OR_RETURN(
+          update, builder.AddNode("SgdUpdate", {var, grad, lr},
+                                  AttrMap{{"weight_decay", options.weight_decay}}, "update"));
     } else if (options.kind == OptimizerOptions::Kind::kSgd) {
       SBP_ASSIGN_OR_RETURN(TensorRef velocity,
                            StateVariable(builder, absl::StrCat(name, ".momentum"), type));
       builder.set_name_prefix(absl::StrCat("optimizer/", name, "/"));
-      SBP_ASSIGN_OR_RETURN(update,
-                           builder.AddNode("MomentumUpdate", {var, grad, velocity, lr},
-                                           AttrMap{{"momentum", options.momentum},
-                                                   {"nesterov", options.nesterov},
-                                                   {"weight_decay", options.weight_decay}},
-                                           "update"));
+      SBP_ASSIGN_OR_RETURN(update, builder.AddNode("MomentumUpdate", {var, grad, velocity, lr},
+                                                   AttrMap{{"momentum", options.momentum},
+                                                           {"nesterov", options.nesterov},
+                                                           {"weight_decay", options.weight_decay}},
+                                                   "update"));
     } else {
-      SBP_ASSIGN_OR_RETURN(TensorRef m, StateVariable(builder, absl::StrCat(name, ".adam_m"), type));
-      SBP_ASSIGN_OR_RETURN(TensorRef v, StateVariable(builder, absl::StrCat(name, ".adam_v"), type));
+      SBP_ASSIGN_OR_RETURN(TensorRef m,
+                           StateVariable(builder, absl::StrCat(name, ".adam_m"), type));
+      SBP_ASSIGN_OR_RETURN(TensorRef v,
+                           StateVariable(builder, absl::StrCat(name, ".adam_v"), type));
       builder.set_name_prefix(absl::StrCat("optimizer/", name, "/"));
       SBP_ASSIGN_OR_RETURN(
-          update, builder.AddNode(
-                      "AdamUpdate", {var, grad, m, v, *step, lr},
-                      AttrMap{{"beta1", options.beta1},
-                              {"beta2", options.beta2},
-                              {"epsilon", options.epsilon},
-                              {"weight_decay", options.weight_decay},
-                              {"decoupled", options.kind == OptimizerOptions::Kind::kAdamW}},
-                      "update"));
+          update,
+          builder.AddNode("AdamUpdate", {var, grad, m, v, *step, lr},
+                          AttrMap{{"beta1", options.beta1},
+                                  {"beta2", options.beta2},
+                                  {"epsilon", options.epsilon},
+                                  {"weight_decay", options.weight_decay},
+                                  {"decoupled", options.kind == OptimizerOptions::Kind::kAdamW}},
+                          "update"));
     }
     info.update_nodes.push_back(update);
   }
@@ -188,7 +202,8 @@ absl::StatusOr<TrainingGraphInfo> BuildTrainingGraph(Graph* graph, const OpRegis
     // the runtime orders it after all other readers).
     builder.set_origin(step->node);
     builder.set_name_prefix("optimizer/");
-    SBP_ASSIGN_OR_RETURN(int increment, builder.AddNode("IncrementStep", {*step}, {}, "increment_step"));
+    SBP_ASSIGN_OR_RETURN(int increment,
+                         builder.AddNode("IncrementStep", {*step}, {}, "increment_step"));
     info.update_nodes.push_back(increment);
   }
   return info;

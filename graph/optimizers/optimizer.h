@@ -40,8 +40,9 @@ struct OptimizerOptions {
 // Parses "sgd", "adam", "adamw". InvalidArgument naming the flag otherwise.
 absl::StatusOr<OptimizerOptions::Kind> ParseOptimizerKind(absl::string_view text);
 
-// Checks value ranges (lr > 0, momentum in [0, 1), ...); errors name the
-// option as a CLI flag ("--lr must be > 0, got -1").
+// Checks that every value is finite ("--lr must be finite, got inf") and in
+// range (lr > 0, momentum in [0, 1), ...); errors name the option as a CLI
+// flag ("--lr must be > 0, got -1").
 absl::Status ValidateOptimizerOptions(const OptimizerOptions& options);
 
 struct TrainingGraphInfo {

@@ -187,6 +187,48 @@ TEST_P(RuntimeSchedulingTest, PeakMemoryOfAChainDoesNotGrowWithItsLength) {
   }
 }
 
+// Many independent branches x -> a_i -> b_i, each b_i fetched: all branches
+// are ready at once, but the runtime does not run every a_i ahead of the b_i.
+// A ready actor of lower plan index goes first, so a free task takes a
+// pending b_i before it starts another branch: each of the T tasks holds at
+// most one branch's two values, and the peak is bounded by x plus 2T values
+// whatever the width (exactly x, a_i and b_i at one thread).
+TEST_P(RuntimeSchedulingTest, PeakMemoryOfAWideGraphDoesNotGrowWithItsWidth) {
+  const TensorType vector = F32(Shape{1000});
+  const int64_t value_bytes = 4000;
+  for (int width : {4, 64}) {
+    SCOPED_TRACE(absl::StrCat("width ", width));
+    PhysicalPlan plan = OneDevicePlan(1);
+    plan.ops.push_back(MakePlaceholder("x", vector));
+    for (int branch = 0; branch < width; ++branch) {
+      const int a = static_cast<int>(plan.ops.size());
+      plan.ops.push_back(MakeOp(absl::StrCat("a", branch), "TestAffine", {{0, 0}}, {vector}));
+      plan.ops.back().attrs = AttrMap{{"scale", 1.0}, {"shift", static_cast<double>(branch)}};
+      plan.ops.push_back(MakeOp(absl::StrCat("b", branch), "TestAffine", {{a, 0}}, {vector}));
+      plan.ops.back().attrs = AttrMap{{"scale", 2.0}, {"shift", 0.0}};
+      plan.fetches.push_back(WholeFetch(absl::StrCat("y", branch), a + 1, vector));
+    }
+    plan.feeds.push_back(FeedSpec{"x", vector});
+    auto harness = MakeRuntime(plan, &kernels_, Options());
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    (*harness)->allocator()->ResetPeak();
+    auto result = (*harness)->runtime->RunStep(
+        {{"x", Tensor::FromVector(&allocator_, Shape{1000}, std::vector<float>(1000, 0.5f))}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (int branch = 0; branch < width; ++branch) {
+      EXPECT_EQ(Floats(result->fetches.at(absl::StrCat("y", branch)))[999],
+                2 * (0.5f + static_cast<float>(branch)));
+    }
+    const int64_t peak = (*harness)->allocator()->peak_bytes();
+    if (GetParam() == 1) {
+      EXPECT_EQ(peak, 3 * value_bytes);
+    } else {
+      EXPECT_LE(peak, (1 + 2 * GetParam()) * value_bytes);
+    }
+    EXPECT_EQ((*harness)->allocator()->live_bytes(), 0);
+  }
+}
+
 // Per-step ops fire once, per-micro-batch ops once per micro-batch; a
 // per-step variable is read by every micro-batch; kAccumulate sums the
 // micro-batches in order, exactly the full-batch value.

@@ -19,8 +19,10 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -325,6 +327,102 @@ TEST_F(CliTest, NegativeThreads) {
   ExpectBadInput(Train("m.pbtxt", {"--threads", "-1"}), "sbpflow: --threads must be >= 0, got -1");
 }
 
+// Every thread is started up front; 100000 would take many seconds.
+TEST_F(CliTest, ThreadsAboveTheCap) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput(Train("m.pbtxt", {"--threads", "100000"}),
+                 "sbpflow: --threads must be <= 1024, got 100000");
+  ExpectBadInput(Train("m.pbtxt", {"--threads", "5000000000"}),
+                 "sbpflow train: Could not convert: --threads = 5000000000 (see sbpflow train "
+                 "--help)");
+  ExpectBadInput({"eval", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--threads", "1025",
+                  "--init-from", "c.safetensors"},
+                 "sbpflow: --threads must be <= 1024, got 1025");
+}
+
+// CLI11 alone would take inf and nan, which the optimizer turns into NaN
+// variables (or names its internal 'optimizer.lr').
+TEST_F(CliTest, NonFiniteNumbers) {
+  GenMlp("m.pbtxt", "8,4");
+  const std::pair<const char*, const char*> cases[] = {
+      {"--lr", "inf"},          {"--weight-decay", "inf"}, {"--clip-norm", "nan"},
+      {"--momentum", "-inf"},   {"--link-gbps", "inf"},    {"--link-latency-us", "nan"},
+      {"--bucket-mb", "1e999"},
+  };
+  for (const auto& [flag, value] : cases) {
+    ExpectBadInput(Train("m.pbtxt", {flag, value}),
+                   absl::StrCat("sbpflow train: ", flag, ": ", value,
+                                " is not a finite number (see sbpflow train --help)"));
+  }
+  ExpectBadInput({"schedule", "--kind", "gpipe", "--stages", "2", "--micro-batches", "2",
+                  "--forward-cost", "nan"},
+                 "sbpflow schedule: --forward-cost: nan is not a finite number (see sbpflow "
+                 "schedule --help)");
+}
+
+TEST_F(CliTest, NumbersOutOfRange) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput(Train("m.pbtxt", {"--weight-decay", "-0.5"}),
+                 "sbpflow: --weight-decay must be >= 0, got -0.5");
+  ExpectBadInput(Train("m.pbtxt", {"--clip-norm", "-1"}),
+                 "sbpflow: --clip-norm must be >= 0, got -1");
+  ExpectBadInput(Train("m.pbtxt", {"--link-gbps", "-1"}),
+                 "sbpflow: --link-latency-us and --link-gbps must be >= 0");
+  ExpectBadInput(Train("m.pbtxt", {"--link-latency-us", "2000000"}),
+                 "sbpflow: --link-latency-us must be <= 1000000, got 2e+06");
+  ExpectBadInput(Train("m.pbtxt", {"--bucket-mb", "-1"}),
+                 "sbpflow: --bucket-mb must be in [0, 1048576], got -1");
+  ExpectBadInput(Train("m.pbtxt", {"--bucket-mb", "1e300"}),
+                 "sbpflow: --bucket-mb must be in [0, 1048576], got 1e+300");
+  ExpectBadInput(Train("m.pbtxt", {"--chunks", "-1"}), "sbpflow: --chunks must be >= 0, got -1");
+  // Beyond the most elements of a tensor the error would name a graph node.
+  ExpectBadInput(
+      {"train", "m.pbtxt", "--data", "synthetic", "--batch", "4611686018427387904", "--steps", "1"},
+      "sbpflow: --batch must be <= 2^60 = 1152921504606846976, got 4611686018427387904");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--epochs",
+                  "9223372036854775807"},
+                 "sbpflow: --epochs must be <= 92233720368547758 for --data synthetic (100 batches "
+                 "per epoch), got 9223372036854775807");
+}
+
+// An unsigned flag would wrap -1 to 2^64-1.
+TEST_F(CliTest, NegativeSeed) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput(Train("m.pbtxt", {"--seed", "-1"}),
+                 "sbpflow train: --seed: -1 is out of range [0, 18446744073709551615] (see "
+                 "sbpflow train --help)");
+  ExpectBadInput(Train("m.pbtxt", {"--seed", "18446744073709551616"}),
+                 "sbpflow train: --seed: 18446744073709551616 is out of range [0, "
+                 "18446744073709551615] (see sbpflow train --help)");
+}
+
+// An integer past its type would be clamped to the type's limit and then
+// blamed on a graph node.
+TEST_F(CliTest, IntegerOutOfItsType) {
+  GenMlp("m.pbtxt", "8,4");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "synthetic", "--batch", "99999999999999999999",
+                  "--steps", "1"},
+                 "sbpflow train: --batch: 99999999999999999999 is out of range "
+                 "[-9223372036854775808, 9223372036854775807] (see sbpflow train --help)");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps",
+                  "-99999999999999999999"},
+                 "sbpflow train: --steps: -99999999999999999999 is out of range "
+                 "[-9223372036854775808, 9223372036854775807] (see sbpflow train --help)");
+  ExpectBadInput({"inspect", "m.pbtxt", "--batch", "99999999999999999999"},
+                 "sbpflow inspect: --batch: 99999999999999999999 is out of range "
+                 "[-9223372036854775808, 9223372036854775807] (see sbpflow inspect --help)");
+}
+
+// Integers are decimal: CLI11 alone reads a leading 0 as octal.
+TEST_F(CliTest, LeadingZeroIsDecimal) {
+  GenMlp("m.pbtxt", "8,6,4");
+  Succeed({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps", "0", "--seed",
+           "010", "--save", "a.safetensors"});
+  Succeed({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps", "0", "--seed",
+           "10", "--save", "b.safetensors"});
+  EXPECT_EQ(Read("a.safetensors"), Read("b.safetensors"));
+}
+
 TEST_F(CliTest, MeshNotMatchingDevices) {
   GenMlp("m.pbtxt", "8,4");
   ExpectBadInput(Train("m.pbtxt", {"--devices", "cpu:0-2", "--mesh", "2x2"}),
@@ -390,6 +488,74 @@ TEST_F(CliTest, FeaturesNotMatchingDataSet) {
                   "--save", "out.safetensors"},
                  "sbpflow: --data fashion-mnist: its features are f32[4,784], placeholder "
                  "'features' expects f32[4,100]");
+}
+
+// Text yields byte ids 0..255: a table of 10 rows would fail only inside the
+// Embedding kernel at the first step.
+TEST_F(CliTest, TextDataPastTheVocabulary) {
+  Succeed({"gen", "gpt", "--layers", "1", "--hidden", "8", "--heads", "2", "--seq", "16", "--vocab",
+           "10", "-o", "g.pbtxt"});
+  Write("t.txt", std::string(200, 'z'));
+  ExpectBadInput({"train", "g.pbtxt", "--data", "text:t.txt", "--batch", "4", "--steps", "1",
+                  "--save", "out.safetensors"},
+                 "sbpflow: --data text:t.txt: its byte ids go up to 255, but g.pbtxt: node "
+                 "'embed/tokens' (Embedding): input 'table' has 10 rows");
+}
+
+TEST_F(CliTest, FashionMnistLabelsPastTheClasses) {
+  GenMlp("m.pbtxt", "784,5");
+  ExpectBadInput({"train", "m.pbtxt", "--data", "fashion-mnist", "--batch", "4", "--steps", "1",
+                  "--save", "out.safetensors"},
+                 "sbpflow: --data fashion-mnist: its labels go up to 9, but m.pbtxt: node 'loss' "
+                 "(SoftmaxCrossEntropy): input 'logits' has 5 classes");
+}
+
+// An error found only when a step runs is still the one line on stderr: the
+// run's description is printed once the first step has run. (The table is
+// read through an Identity, which the check before training does not follow.)
+TEST_F(CliTest, StepErrorIsTheOnlyLine) {
+  Write("e.pbtxt", R"pb(
+    nodes {
+      name: "x"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 4 } }
+      }
+      attrs {
+        key: "dtype"
+        value { type: DT_INT32 }
+      }
+    }
+    nodes {
+      name: "y"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 4 } }
+      }
+      attrs {
+        key: "dtype"
+        value { type: DT_INT32 }
+      }
+    }
+    nodes {
+      name: "table"
+      op: "Variable"
+      attrs {
+        key: "shape"
+        value { shape { dims: 10 dims: 256 } }
+      }
+    }
+    nodes { name: "ids" op: "Identity" inputs: "x" }
+    nodes { name: "logits" op: "Embedding" inputs: "table" inputs: "ids" }
+    nodes { name: "loss" op: "SoftmaxCrossEntropy" inputs: "logits" inputs: "y" }
+    signature { loss: "loss" features: "x" labels: "y" }
+  )pb");
+  Write("t.txt", std::string(200, 'z'));
+  ExpectBadInput({"train", "e.pbtxt", "--data", "text:t.txt", "--batch", "4", "--steps", "1",
+                  "--save", "out.safetensors", "--log-json", "log.json"},
+                 "sbpflow: step 1: op 'logits': id 122 at index 0 is outside [0, 10)");
 }
 
 // ---------------------------------------------------------------------------
@@ -605,6 +771,45 @@ TEST_F(CheckpointCliTest, UnwritableTrace) {
   ExpectBadInput(Train("m.pbtxt", {"--trace", "no-such-folder/trace.json"}),
                  "sbpflow: --trace: cannot write no-such-folder/trace.json: No such file or "
                  "directory");
+}
+
+// An output over an input, or two outputs on one file, would silently lose
+// one of them; paths are compared after normalization.
+TEST_F(CheckpointCliTest, OutputOverAnInput) {
+  const std::string graph = Read("m.pbtxt");
+  const std::string checkpoint = Read("m.safetensors");
+  ExpectBadInput(Train("m.pbtxt", {"--save", "m.pbtxt"}),
+                 "sbpflow: --save m.pbtxt is the graph file (an output must not overwrite an "
+                 "input)");
+  ExpectBadInput(Train("m.pbtxt", {"--trace", "./m.pbtxt"}),
+                 "sbpflow: --trace ./m.pbtxt is the graph file (an output must not overwrite an "
+                 "input)");
+  fs::create_directory(work_ / "sub");
+  ExpectBadInput(Train("m.pbtxt", {"--log-json", "sub/../m.pbtxt"}),
+                 "sbpflow: --log-json sub/../m.pbtxt is the graph file (an output must not "
+                 "overwrite an input)");
+  ExpectBadInput(Train("m.pbtxt", {"--init-from", "m.safetensors", "--save", "m.safetensors"}),
+                 "sbpflow: --save m.safetensors is the --init-from checkpoint (an output must not "
+                 "overwrite an input)");
+  Write("t.txt", std::string(200, 'z'));
+  Succeed({"gen", "gpt", "--layers", "1", "--hidden", "8", "--heads", "2", "--seq", "16", "-o",
+           "g.pbtxt"});
+  ExpectBadInput({"train", "g.pbtxt", "--data", "text:t.txt", "--batch", "4", "--steps", "1",
+                  "--log-json", "t.txt"},
+                 "sbpflow: --log-json t.txt is the --data text file (an output must not overwrite "
+                 "an input)");
+  ExpectBadInput({"compile", "m.pbtxt", "--batch", "4", "-o", "m.pbtxt"},
+                 "sbpflow: --output m.pbtxt is the graph file (an output must not overwrite an "
+                 "input)");
+  EXPECT_EQ(Read("m.pbtxt"), graph);
+  EXPECT_EQ(Read("m.safetensors"), checkpoint);
+}
+
+TEST_F(CheckpointCliTest, TwoOutputsOnOneFile) {
+  ExpectBadInput(Train("m.pbtxt", {"--log-json", "out.safetensors"}),
+                 "sbpflow: --log-json and --save both name out.safetensors");
+  ExpectBadInput(Train("m.pbtxt", {"--trace", "./log.json"}),
+                 "sbpflow: --log-json and --trace both name ./log.json");
 }
 
 // A graph too big for any machine: 2^60 parameters. Memory is exhausted,
@@ -864,6 +1069,99 @@ TEST_F(CliTest, TraceIsChromeTraceJson) {
       EXPECT_TRUE(ops.contains(op)) << "step " << step << " has no " << op;
     }
   }
+}
+
+// Eight parallel MatMul -> Tanh branches summed into one loss: at 2 threads
+// the compute lane of cpu:0 runs several kernels at once. Trace viewers draw
+// the slices of one thread as a stack, so no two slices of one (pid, tid) may
+// overlap without one containing the other; every track is named.
+TEST_F(CliTest, TraceOfAWideGraphNestsOnEveryTrack) {
+  std::string graph = R"pb(
+    name: "wide"
+    nodes {
+      name: "x"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 dims: 64 } }
+      }
+    }
+    nodes {
+      name: "y"
+      op: "Placeholder"
+      attrs {
+        key: "shape"
+        value { shape { dims: -1 } }
+      }
+      attrs {
+        key: "dtype"
+        value { type: DT_INT32 }
+      }
+    }
+  )pb";
+  for (int branch = 0; branch < 8; ++branch) {
+    absl::StrAppend(&graph, "nodes { name: \"w", branch,
+                    "\" op: \"Variable\" attrs { key: \"shape\" value { shape { dims: 64 dims: "
+                    "64 } } } attrs { key: \"initializer\" value { s: \"xavier_uniform\" } } }\n",
+                    "nodes { name: \"h", branch, "\" op: \"MatMul\" inputs: \"x\" inputs: \"w",
+                    branch, "\" }\n", "nodes { name: \"t", branch, "\" op: \"Tanh\" inputs: \"h",
+                    branch, "\" }\n");
+    if (branch > 0) {
+      absl::StrAppend(&graph, "nodes { name: \"s", branch, "\" op: \"Add\" inputs: \"",
+                      branch == 1 ? "t0" : absl::StrCat("s", branch - 1), "\" inputs: \"t", branch,
+                      "\" }\n");
+    }
+  }
+  absl::StrAppend(&graph, R"pb(
+    nodes { name: "loss" op: "SoftmaxCrossEntropy" inputs: "s7" inputs: "y" }
+    signature { loss: "loss" features: "x" labels: "y" logits: "s7" }
+  )pb");
+  Write("wide.pbtxt", graph);
+  Succeed({"train", "wide.pbtxt", "--data", "synthetic", "--batch", "32", "--steps", "3",
+           "--threads", "2", "--trace", "trace.json"});
+  const nlohmann::json trace = nlohmann::json::parse(Read("trace.json"));
+  struct Slice {
+    int64_t start;
+    int64_t end;
+    std::string name;
+  };
+  std::map<std::pair<int, int>, std::vector<Slice>> tracks;
+  std::map<std::pair<int, int>, std::string> thread_names;
+  for (const nlohmann::json& event : trace["traceEvents"]) {
+    const std::pair<int, int> track = {event["pid"].get<int>(), event.value("tid", -1)};
+    if (event["ph"] == "M" && event["name"] == "thread_name") {
+      thread_names[track] = event["args"]["name"].get<std::string>();
+    }
+    if (event["ph"] != "X") continue;
+    // Nanoseconds, as viewers read them.
+    const int64_t start = std::llround(event["ts"].get<double>() * 1000);
+    tracks[track].push_back(
+        Slice{start, start + std::llround(event["dur"].get<double>() * 1000), event["name"]});
+  }
+  ASSERT_FALSE(tracks.empty());
+  for (auto& [track, slices] : tracks) {
+    SCOPED_TRACE(absl::StrCat("pid ", track.first, " tid ", track.second));
+    EXPECT_TRUE(thread_names.contains(track));
+    std::sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) {
+      return a.start != b.start ? a.start < b.start : a.end > b.end;
+    });
+    // The slices that contain the current one.
+    std::vector<const Slice*> open;
+    for (const Slice& slice : slices) {
+      while (!open.empty() && open.back()->end <= slice.start) open.pop_back();
+      if (!open.empty()) {
+        EXPECT_LE(slice.end, open.back()->end) << "'" << slice.name << "' starts inside '"
+                                               << open.back()->name << "' and ends after it";
+      }
+      open.push_back(&slice);
+    }
+  }
+  for (const auto& [track, name] : thread_names) {
+    EXPECT_TRUE(absl::StartsWith(name, "cpu:0 compute ") ||
+                absl::StartsWith(name, "cpu:0 communication "))
+        << name;
+  }
+  EXPECT_EQ(thread_names.at({0, 0}), "cpu:0 compute 0");
 }
 
 }  // namespace
