@@ -74,6 +74,10 @@ struct Node {
   // Annotations for the SBP and pipeline passes; empty when not given.
   PlacementAnnotation placement;
   std::vector<std::string> output_sbp;
+  // A layout preset's preference for output 0 (NdSbpPattern text): inference
+  // keeps to it when some signature fits and ignores it otherwise. Not
+  // stored in graph files.
+  std::string preferred_sbp;
   std::optional<int> stage;
 };
 

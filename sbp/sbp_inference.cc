@@ -117,6 +117,7 @@ class Inference {
     layouts_.resize(count);
     resolved_.assign(count, false);
     annotations_.resize(count);
+    preferred_.assign(count, std::nullopt);
     SBP_ASSIGN_OR_RETURN(std::vector<int> order, graph_.TopologicalOrder());
     for (int index : order) SBP_RETURN_IF_ERROR(Prepare(index));
     for (int index : order) {
@@ -167,6 +168,16 @@ class Inference {
                          absl::StrCat("field 'output_sbp[", output, "]': ", status.message()));
       }
       annotated[output] = *nd_sbp;
+    }
+    if (!node.preferred_sbp.empty() && !node.outputs.empty()) {
+      auto preferred = ParseNdSbpPattern(node.preferred_sbp);
+      absl::Status status = preferred.status();
+      if (status.ok()) {
+        status = ValidateNdSbpPattern(*preferred, node.outputs[0].shape.rank(),
+                                      layout.placement.mesh_rank());
+      }
+      // Presets write preferences; one that does not fit is dropped.
+      if (status.ok()) preferred_[index] = *preferred;
     }
     if (IsSource(node) && annotated[0].has_value()) {
       // Check the annotation against the op's rules like any other node.
@@ -252,6 +263,8 @@ class Inference {
   std::vector<bool> resolved_;
   // Per node, per output: the annotation, if any.
   std::vector<std::vector<std::optional<NdSbpPattern>>> annotations_;
+  // Per node: a preset's preference for output 0, if any.
+  std::vector<std::optional<NdSbpPattern>> preferred_;
   std::vector<Layout> interned_;
   std::map<std::tuple<std::vector<int64_t>, int, int, int>, double> cost_cache_;
 };
@@ -284,6 +297,7 @@ absl::Status Inference::Decide(int index) {
   };
   std::vector<Rejection> rejections;
   double best_cost = 0;
+  bool best_kept = false;
   std::optional<std::vector<const SbpSignature*>> best;
   for (const std::vector<const SbpSignature*>& candidate : Product(per_axis)) {
     auto nd = [&](bool input, int position) {
@@ -356,9 +370,13 @@ absl::Status Inference::Decide(int index) {
       rejections.push_back(Rejection{describe(), reason});
       continue;
     }
-    if (!best.has_value() || cost < best_cost) {
+    // Candidates that keep a preset's preference come first.
+    const bool kept = !preferred_[index].has_value() || node.outputs.empty() ||
+                      PatternMatches(*preferred_[index], nd(false, 0));
+    if (!best.has_value() || (kept && !best_kept) || (kept == best_kept && cost < best_cost)) {
       best = candidate;
       best_cost = cost;
+      best_kept = kept;
     }
   }
 

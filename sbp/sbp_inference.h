@@ -1,6 +1,8 @@
 // SBP inference: gives every node a placement and every tensor an NdSbp.
 //
-// Annotated outputs (Node::output_sbp, set by users or by presets) are kept.
+// Annotated outputs (Node::output_sbp, set by users or by presets) are kept;
+// a preset's preference (Node::preferred_sbp) is kept when some signature
+// fits it and ignored otherwise.
 // Every other node, in topological order, takes the signature with the
 // lowest boxing cost (alpha-beta model) from its inputs' layouts; ties go to
 // the rule's first signature, so results are deterministic. A source node

@@ -41,10 +41,11 @@ class Annotations {
     required_[node][axis] = std::move(why);
   }
 
-  // Writes every node with an opinion and no user annotation: sources get B
-  // on the axes without one (a preset's variable is whole there), other
-  // nodes "*" (inference chooses). A user annotation wins, unless it
-  // contradicts a required axis: then the error names the node and field.
+  // Writes every node with an opinion and no user annotation: sources get
+  // an annotation with B on the axes without an opinion (a preset's
+  // variable is whole there), other nodes a preference with "*" there
+  // (inference chooses). A user annotation wins, unless it contradicts a
+  // required axis: then the error names the node and field.
   absl::Status Apply(Graph* graph, const Placement& placement) const {
     for (int node = 0; node < graph->num_nodes(); ++node) {
       if (sbp_[node].empty()) continue;
@@ -57,7 +58,14 @@ class Annotations {
       for (const std::optional<Sbp>& sbp : sbp_[node]) {
         pattern.push_back(sbp.has_value() || !IsSource(target) ? sbp : Sbp::Broadcast());
       }
-      target.output_sbp.assign(1, NdSbpPatternToString(pattern));
+      // Sources can take any layout; for computed values the preset's
+      // layout is a preference, so an op whose rules cannot produce it
+      // (a reduction over the batch, say) still gets a layout.
+      if (IsSource(target)) {
+        target.output_sbp.assign(1, NdSbpPatternToString(pattern));
+      } else {
+        target.preferred_sbp = NdSbpPatternToString(pattern);
+      }
     }
     return absl::OkStatus();
   }

@@ -187,6 +187,39 @@ TEST_F(GptPresetTest, ZeroGathersParametersAndScattersGradients) {
       (std::map<std::string, int>{{"all_gather", parameters}, {"reduce_scatter", parameters}}));
 }
 
+// A preset's layout for a computed value is a preference: a softmax across
+// the batch has the batch's length but cannot be split along it, and the
+// graph still compiles (the softmax runs whole).
+constexpr char kSoftmaxAcrossTheBatch[] = R"pb(
+  nodes { name: "x" op: "Placeholder"
+          attrs { key: "shape" value { shape { dims: -1 dims: 4 } } } }
+  nodes { name: "y" op: "Placeholder"
+          attrs { key: "shape" value { shape { dims: -1 } } }
+          attrs { key: "dtype" value { type: DT_INT32 } } }
+  nodes { name: "w" op: "Variable"
+          attrs { key: "shape" value { shape { dims: 4 dims: 4 } } } }
+  nodes { name: "u" op: "MatMul" inputs: "x" inputs: "w" }
+  nodes { name: "row_sums" op: "ReduceSum" inputs: "u"
+          attrs { key: "axes" value { ints { values: 1 } } }
+          attrs { key: "keep_dims" value { b: false } } }
+  nodes { name: "weights" op: "Softmax" inputs: "row_sums"
+          attrs { key: "axis" value { i: 0 } } }
+  nodes { name: "logits" op: "Add" inputs: "u" inputs: "weights" }
+  nodes { name: "loss" op: "SoftmaxCrossEntropy" inputs: "logits" inputs: "y" }
+  signature { loss: "loss" features: "x" labels: "y" logits: "logits" }
+)pb";
+
+TEST_F(InferenceTest, PresetLayoutsOfComputedValuesArePreferences) {
+  auto graph = Parse(kSoftmaxAcrossTheBatch, /*batch=*/4);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  auto compiled = Compile(*graph, "cpu:0-1", "", "dp");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  EXPECT_EQ(LayoutOf(*compiled, "u"), "S(0)");
+  EXPECT_EQ(LayoutOf(*compiled, "row_sums"), "S(0)");
+  EXPECT_EQ(LayoutOf(*compiled, "weights"), "B");
+  EXPECT_EQ(LayoutOf(*compiled, "logits"), "S(0)");
+}
+
 TEST_F(InferenceTest, ZeroShardsVariablesAndTheirState) {
   // A batch large enough that moving the weight is cheaper than moving the
   // activations.
