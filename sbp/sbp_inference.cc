@@ -26,7 +26,8 @@ bool FlatRuns(const Shape& shape, const Box& box, std::vector<std::pair<int64_t,
   const int rank = shape.rank();
   if (BoxNumElements(box) == 0) return true;
   int inner_axis = rank - 1;
-  while (inner_axis > 0 && box[inner_axis].begin == 0 && box[inner_axis].end == shape.dim(inner_axis)) {
+  while (inner_axis > 0 && box[inner_axis].begin == 0 &&
+         box[inner_axis].end == shape.dim(inner_axis)) {
     --inner_axis;
   }
   if (rank == 0) {
@@ -154,12 +155,12 @@ class Inference {
       auto nd_sbp = ParseNdSbp(node.output_sbp[output]);
       absl::Status status = nd_sbp.status();
       if (status.ok()) {
-        status = ValidateNdSbp(*nd_sbp, node.outputs[output].shape.rank(),
-                               layout.placement.mesh_rank());
+        status =
+            ValidateNdSbp(*nd_sbp, node.outputs[output].shape.rank(), layout.placement.mesh_rank());
       }
       if (!status.ok()) {
-        return NodeError(node, absl::StrCat("field 'output_sbp[", output, "]': ",
-                                            status.message()));
+        return NodeError(node,
+                         absl::StrCat("field 'output_sbp[", output, "]': ", status.message()));
       }
       annotated[output] = *nd_sbp;
     }
@@ -197,11 +198,19 @@ class Inference {
     return true;
   }
 
-  absl::StatusOr<double> BoxingCost(const TensorType& type, const Layout& from,
-                                    const Layout& to) {
+  absl::StatusOr<double> BoxingCost(const TensorType& type, const Layout& from, const Layout& to) {
     if (from == to) return 0.0;
-    auto key = std::make_tuple(type.shape.dims(), static_cast<int>(type.dtype), Intern(from),
-                               Intern(to));
+    // Between pipeline stages (congruent placements) only the change of
+    // layout counts, as if both sides shared one placement: moving the
+    // shards across is not charged. So no layout depends on where the
+    // pipeline is cut, and 1F1B's P stages and interleaved's P·V give the
+    // same layouts and, with the boxing of such edges (sbp/boxing), the same
+    // sums in the same order: the same bits.
+    if (from.placement != to.placement && CongruentPlacements(from.placement, to.placement)) {
+      return BoxingCost(type, Layout{to.placement, from.nd_sbp}, to);
+    }
+    auto key =
+        std::make_tuple(type.shape.dims(), static_cast<int>(type.dtype), Intern(from), Intern(to));
     auto it = cost_cache_.find(key);
     if (it != cost_cache_.end()) return it->second;
     BoxingRequest request{type.shape, type.dtype, from, to, options_.link};
@@ -280,9 +289,10 @@ absl::Status Inference::Decide(int index) {
     };
     std::string reason;
     for (size_t output = 0; output < node.outputs.size() && reason.empty(); ++output) {
-      if (annotated[output].has_value() && *annotated[output] != nd(false, static_cast<int>(output))) {
-        reason = absl::StrCat("output ", output, " is annotated ",
-                              NdSbpToString(*annotated[output]));
+      if (annotated[output].has_value() &&
+          *annotated[output] != nd(false, static_cast<int>(output))) {
+        reason =
+            absl::StrCat("output ", output, " is annotated ", NdSbpToString(*annotated[output]));
       }
     }
     if (reason.empty() && node.op == "Reshape" &&
@@ -332,17 +342,18 @@ absl::Status Inference::Decide(int index) {
   if (!best.has_value()) {
     std::vector<std::string> inputs;
     for (const TensorRef& ref : node.inputs) {
-      inputs.push_back(resolved_[ref.node]
-                           ? NdSbpToString(layouts_[ref.node].outputs[ref.output])
-                           : std::string("?"));
+      inputs.push_back(resolved_[ref.node] ? NdSbpToString(layouts_[ref.node].outputs[ref.output])
+                                           : std::string("?"));
     }
     std::vector<std::string> tried;
     for (size_t i = 0; i < rejections.size() && i < 6; ++i) {
       tried.push_back(absl::StrCat(rejections[i].signature, ": ", rejections[i].reason));
     }
-    if (rejections.size() > 6) tried.push_back(absl::StrCat("and ", rejections.size() - 6, " more"));
-    return NodeError(node, absl::StrCat("no SBP signature fits: inputs (", absl::StrJoin(inputs, ", "),
-                                        "); tried ", absl::StrJoin(tried, "; ")));
+    if (rejections.size() > 6)
+      tried.push_back(absl::StrCat("and ", rejections.size() - 6, " more"));
+    return NodeError(node,
+                     absl::StrCat("no SBP signature fits: inputs (", absl::StrJoin(inputs, ", "),
+                                  "); tried ", absl::StrJoin(tried, "; ")));
   }
 
   layout.inputs.clear();
