@@ -50,6 +50,23 @@ absl::Status ValidateRequest(const ScheduleRequest& request) {
   if (request.chunks < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--chunks must be >= 1, got ", request.chunks));
   }
+  const std::pair<const char*, std::pair<int, int>> bounds[] = {
+      {"--stages", {request.stages, kMaxScheduleStages}},
+      {"--micro-batches", {request.micro_batches, kMaxScheduleMicroBatches}},
+      {"--chunks", {request.chunks, kMaxScheduleChunks}}};
+  for (const auto& [flag, value_and_bound] : bounds) {
+    const auto [value, bound] = value_and_bound;
+    if (value > bound) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " must be <= ", bound, ", got ", value));
+    }
+  }
+  const int64_t instructions = ScheduleInstructionCount(request);
+  if (instructions > kMaxScheduleInstructions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--stages ", request.stages, " x --micro-batches ", request.micro_batches,
+                     " x --chunks ", request.chunks, " gives a schedule of ", instructions,
+                     " instructions; at most ", kMaxScheduleInstructions, " are allowed"));
+  }
   if (request.kind == ScheduleKind::kGPipe) return absl::OkStatus();  // any V
   if (request.kind != ScheduleKind::kInterleaved) {
     if (request.chunks != 1) {
@@ -248,6 +265,18 @@ std::string InstructionToString(const Instruction& instruction, int chunks) {
                           ")");
   }
   LOG(FATAL) << "unknown Instruction::Op " << static_cast<int>(instruction.op);
+}
+
+int64_t ScheduleInstructionCount(const ScheduleRequest& request) {
+  const int64_t stages = request.stages;
+  const int64_t micro_batches = request.micro_batches;
+  const int64_t chunks = request.chunks;
+  const int64_t per_unit = request.kind == ScheduleKind::kZbH1 ? 3 : 2;  // F, B (, W)
+  // Every boundary between consecutive virtual stages lives on two ranks when
+  // there are several: per micro-batch, a send and a recv of the activation
+  // and of its gradient.
+  const int64_t boundaries = stages > 1 ? stages * chunks - 1 : 0;
+  return stages * micro_batches * chunks * per_unit + 4 * micro_batches * boundaries;
 }
 
 absl::StatusOr<Schedule> GenerateSchedule(const ScheduleRequest& request) {

@@ -92,9 +92,25 @@ struct ScheduleRequest {
   int chunks = 1;  // > 1 only for interleaved and gpipe
 };
 
+// Upper bounds of a request. A schedule is materialized (every instruction of
+// every rank) and then simulated, so its size is bounded: room for large real
+// pipelines (P = 64, M = 512, V = 4 has 784,384 instructions), while the
+// largest allowed schedule takes about a second and 100 MB to print as text
+// (`sbpflow schedule`; several seconds and 1 GB as JSON). Before the bounds,
+// P = M = 100000 ran until killed.
+inline constexpr int kMaxScheduleStages = 1024;
+inline constexpr int kMaxScheduleMicroBatches = 65536;
+inline constexpr int kMaxScheduleChunks = 64;
+inline constexpr int64_t kMaxScheduleInstructions = 1'000'000;
+
+// The number of instructions (computes, sends and receives over all ranks)
+// of a valid request's schedule, in 64 bits whatever the request's size.
+int64_t ScheduleInstructionCount(const ScheduleRequest& request);
+
 // Errors (InvalidArgument, naming the flag): stages, micro-batches or chunks
-// < 1; chunks != 1 for 1f1b or zb-h1; interleaved with
-// chunks < 2 or micro-batches not a multiple of stages.
+// < 1 or above their kMaxSchedule* bound; more than kMaxScheduleInstructions
+// instructions; chunks != 1 for 1f1b or zb-h1; interleaved with chunks < 2 or
+// micro-batches not a multiple of stages.
 absl::StatusOr<Schedule> GenerateSchedule(const ScheduleRequest& request);
 
 // Costs of one F, B and W of one chunk (B includes W when the schedule does

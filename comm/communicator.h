@@ -4,7 +4,9 @@
 // Every participant of a collective calls Start with the same spec (but its
 // own rank) and the same instance. Start never blocks waiting for peers: it
 // returns at once and `done` runs exactly once, on some thread, when this
-// participant's output is complete (or with an error). Participants may call
+// participant's output is complete and no participant reads its input any
+// more (or with an error): the caller may then overwrite the input in place
+// (a sender's buffer, a variable the optimizer updates). Participants may call
 // Start in any order relative to other collectives, so there is no ordering
 // deadlock. Backends: in-process shared memory (virtual CPU devices); NCCL and
 // MPI later.
@@ -15,8 +17,8 @@
 #include <functional>
 
 #include "absl/status/status.h"
-#include "kernel/tensor.h"
 #include "base/collective.h"
+#include "kernel/tensor.h"
 
 namespace sbpflow {
 

@@ -46,8 +46,8 @@ void SumInto(const std::vector<const Tensor*>& sources, int64_t begin, int64_t e
   }
 }
 
-void SumFlat(DataType dtype, const std::vector<const Tensor*>& sources, int64_t begin,
-             int64_t end, const Tensor& target) {
+void SumFlat(DataType dtype, const std::vector<const Tensor*>& sources, int64_t begin, int64_t end,
+             const Tensor& target) {
   switch (dtype) {
     case DataType::kFloat32:
       return SumInto<float>(sources, begin, end, target);
@@ -69,8 +69,8 @@ void AddBoxRegion(DataType dtype, const Tensor& source, const Box& source_box, c
       return AddRegion<float>(source.data<float>(), source_box, target.data<float>(), target_box,
                               region);
     case DataType::kFloat64:
-      return AddRegion<double>(source.data<double>(), source_box, target.data<double>(),
-                               target_box, region);
+      return AddRegion<double>(source.data<double>(), source_box, target.data<double>(), target_box,
+                               region);
     case DataType::kInt32:
       return AddRegion<int32_t>(source.data<int32_t>(), source_box, target.data<int32_t>(),
                                 target_box, region);
@@ -134,12 +134,12 @@ void InProcessCommunicator::LinkLoop(int device) {
 }
 
 void InProcessCommunicator::Start(const CollectiveSpec& spec, const CollectiveInstance& instance,
-                                  const Tensor& input, const Tensor& output,
-                                  CollectiveDone done) {
+                                  const Tensor& input, const Tensor& output, CollectiveDone done) {
   const int size = static_cast<int>(spec.group.size());
-  if (spec.rank < 0 || spec.rank >= size || spec.group[spec.rank] >= static_cast<int>(links_.size())) {
-    done(absl::InternalError(absl::StrCat("collective ", spec.key, ": rank ", spec.rank,
-                                          " is not in its group")));
+  if (spec.rank < 0 || spec.rank >= size ||
+      spec.group[spec.rank] >= static_cast<int>(links_.size())) {
+    done(absl::InternalError(
+        absl::StrCat("collective ", spec.key, ": rank ", spec.rank, " is not in its group")));
     return;
   }
   std::shared_ptr<Collective> ready;
@@ -154,8 +154,8 @@ void InProcessCommunicator::Start(const CollectiveSpec& spec, const CollectiveIn
     }
     Participant& participant = collective->participants[spec.rank];
     if (participant.arrived) {
-      done(absl::InternalError(absl::StrCat("collective ", spec.key, ": rank ", spec.rank,
-                                            " started twice")));
+      done(absl::InternalError(
+          absl::StrCat("collective ", spec.key, ": rank ", spec.rank, " started twice")));
       return;
     }
     participant.arrived = true;
@@ -182,7 +182,8 @@ void InProcessCommunicator::Throttle(const CollectiveSpec& spec, int rank,
                                      double elapsed_seconds) const {
   if (!throttle_.has_value() || throttle_->bytes_per_second <= 0) return;
   const double bytes = rank < static_cast<int>(spec.bytes_sent.size()) ? spec.bytes_sent[rank] : 0;
-  const double modeled = throttle_->latency_seconds * spec.hops + bytes / throttle_->bytes_per_second;
+  const double modeled =
+      throttle_->latency_seconds * spec.hops + bytes / throttle_->bytes_per_second;
   if (modeled > elapsed_seconds) {
     std::this_thread::sleep_for(std::chrono::duration<double>(modeled - elapsed_seconds));
   }
@@ -218,17 +219,9 @@ void InProcessCommunicator::RunParticipant(const std::shared_ptr<Collective>& co
                     (end - block) * element_size);
       }
     }
-    Throttle(spec, rank, std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                             .count());
-    // Outputs are complete only when every participant has written its chunk.
-    if (++collective->finished == size) {
-      for (Participant& participant : participants) {
-        CollectiveDone done = std::move(participant.done);
-        done(absl::OkStatus());
-      }
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++completed_;
-    }
+    Throttle(spec, rank,
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    Finish(*collective);
     return;
   }
   if (spec.has_output[rank] && spec.reduce) {
@@ -261,12 +254,22 @@ void InProcessCommunicator::RunParticipant(const std::shared_ptr<Collective>& co
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Throttle(spec, rank, elapsed);
-  CollectiveDone done = std::move(self.done);
-  done(absl::OkStatus());
-  if (++collective->finished == size) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++completed_;
+  Finish(*collective);
+}
+
+void InProcessCommunicator::Finish(Collective& collective) {
+  // Every participant pulls from its peers' inputs (and an all-reduce writes
+  // into their outputs), so no participant is done before all are: a sender
+  // whose `done` ran while its receiver still copied could see its input
+  // overwritten in place (the runtime updates variables in place once their
+  // readers are done) and the receiver would copy the new value.
+  if (++collective.finished != static_cast<int>(collective.participants.size())) return;
+  for (Participant& participant : collective.participants) {
+    CollectiveDone done = std::move(participant.done);
+    done(absl::OkStatus());
   }
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++completed_;
 }
 
 }  // namespace sbpflow

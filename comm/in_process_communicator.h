@@ -7,7 +7,9 @@
 // so a device's transfers are serialized like a real link and never block a
 // compute thread. In an all-reduce each participant reduces a balanced 1/n
 // chunk and writes it straight into every participant's output (a
-// reduce-scatter and an all-gather fused into one pass over memory).
+// reduce-scatter and an all-gather fused into one pass over memory). Every
+// participant's `done` runs when all of them have finished, so no input is
+// released while a peer may still read it.
 //
 // Reductions add contributions in rank order, so results are bit-identical
 // whatever the algorithm or thread timing. An optional link model throttles
@@ -73,6 +75,9 @@ class InProcessCommunicator : public Communicator {
   void LinkLoop(int device);
   void Launch(std::shared_ptr<Collective> collective);
   void RunParticipant(const std::shared_ptr<Collective>& collective, int rank);
+  // Called by each participant when its part is done; the last one runs
+  // every participant's `done`.
+  void Finish(Collective& collective);
   void Throttle(const CollectiveSpec& spec, int rank, double elapsed_seconds) const;
 
   std::optional<LinkThrottle> throttle_;

@@ -220,6 +220,15 @@ class Inference {
   // that needs no pending sum.
   absl::StatusOr<double> BoxingCost(const TensorType& type, const Layout& from, const Layout& to) {
     if (from == to) return 0.0;
+    // Between pipeline stages (congruent placements) only the change of
+    // layout counts, as if both sides shared one placement: moving the
+    // shards across is not charged. So no layout depends on where the
+    // pipeline is cut, and 1F1B's P stages and interleaved's P·V give the
+    // same layouts and, with the boxing of such edges (sbp/boxing), the same
+    // sums in the same order: the same bits.
+    if (from.placement != to.placement && CongruentPlacements(from.placement, to.placement)) {
+      return BoxingCost(type, Layout{to.placement, from.nd_sbp}, to);
+    }
     auto key =
         std::make_tuple(type.shape.dims(), static_cast<int>(type.dtype), Intern(from), Intern(to));
     auto it = cost_cache_.find(key);

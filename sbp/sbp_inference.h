@@ -10,6 +10,9 @@
 // its first consumer asks for, so unannotated graphs fall into the rules'
 // preferred (data-parallel) layouts. An input a node writes in place must
 // already have the layout the signature needs (no copy may be updated).
+// An edge between congruent placements (pipeline stages, see
+// CongruentPlacements) costs only its change of layout, as if both ends
+// shared one placement, so layouts do not depend on where a pipeline is cut.
 #ifndef SBPFLOW_SBP_SBP_INFERENCE_H_
 #define SBPFLOW_SBP_SBP_INFERENCE_H_
 

@@ -40,6 +40,8 @@ nlohmann::json InstructionJson(const Instruction& instruction) {
 
 nlohmann::json ScheduleJson(const Schedule& schedule, const InstructionCosts& costs,
                             const Simulation& simulation) {
+  // Built by moving, never copying, the per-rank lists: the largest allowed
+  // schedule has a million instructions.
   nlohmann::json devices = nlohmann::json::array();
   nlohmann::json timeline = nlohmann::json::array();
   for (int rank = 0; rank < schedule.stages; ++rank) {
@@ -47,31 +49,38 @@ nlohmann::json ScheduleJson(const Schedule& schedule, const InstructionCosts& co
     for (const Instruction& instruction : schedule.ranks[rank]) {
       ops.push_back(InstructionJson(instruction));
     }
-    devices.push_back({{"rank", rank}, {"ops", ops}});
+    nlohmann::json device = nlohmann::json::object();
+    device["rank"] = rank;
+    device["ops"] = std::move(ops);
+    devices.push_back(std::move(device));
     nlohmann::json runs = nlohmann::json::array();
     for (const SimulatedInstruction& run : simulation.ranks[rank]) {
       nlohmann::json entry = InstructionJson(run.instruction);
       entry["start"] = run.start;
       entry["end"] = run.end;
-      runs.push_back(entry);
+      runs.push_back(std::move(entry));
     }
-    timeline.push_back({{"rank", rank}, {"ops", runs}});
+    nlohmann::json timed = nlohmann::json::object();
+    timed["rank"] = rank;
+    timed["ops"] = std::move(runs);
+    timeline.push_back(std::move(timed));
   }
-  return {{"kind", std::string(ScheduleKindName(schedule.kind))},
-          {"stages", schedule.stages},
-          {"micro_batches", schedule.micro_batches},
-          {"chunks", schedule.chunks},
-          {"costs",
-           {{"forward", costs.forward},
-            {"backward", costs.backward},
-            {"weight", costs.weight},
-            {"communication", costs.communication}}},
-          {"devices", devices},
-          {"timeline", timeline},
-          {"makespan", simulation.makespan},
-          {"bubble", simulation.bubble},
-          {"peak_in_flight", simulation.peak_in_flight},
-          {"peak_awaiting_backward", simulation.peak_awaiting_backward}};
+  nlohmann::json result = {{"kind", std::string(ScheduleKindName(schedule.kind))},
+                           {"stages", schedule.stages},
+                           {"micro_batches", schedule.micro_batches},
+                           {"chunks", schedule.chunks},
+                           {"costs",
+                            {{"forward", costs.forward},
+                             {"backward", costs.backward},
+                             {"weight", costs.weight},
+                             {"communication", costs.communication}}},
+                           {"makespan", simulation.makespan},
+                           {"bubble", simulation.bubble},
+                           {"peak_in_flight", simulation.peak_in_flight},
+                           {"peak_awaiting_backward", simulation.peak_awaiting_backward}};
+  result["devices"] = std::move(devices);
+  result["timeline"] = std::move(timeline);
+  return result;
 }
 
 void PrintSchedule(const Schedule& schedule, const InstructionCosts& costs,
@@ -139,13 +148,13 @@ absl::Status RunSchedule(const ScheduleCommandRequest& request, const CommandCon
     return absl::InternalError(
         absl::StrCat("generated schedule is invalid: ", simulation.status().message()));
   }
-  std::ostringstream out;
   if (request.json) {
-    out << ScheduleJson(schedule, request.costs, *simulation).dump(2) << "\n";
+    *context.out << ScheduleJson(schedule, request.costs, *simulation).dump(2) << "\n";
   } else {
+    std::ostringstream out;
     PrintSchedule(schedule, request.costs, *simulation, out);
+    *context.out << out.str();
   }
-  *context.out << out.str();
   return absl::OkStatus();
 }
 
@@ -159,8 +168,9 @@ void AddScheduleCommand(CLI::App& app, CommandAction* action) {
   schedule->add_option("--stages", request->stages, "Pipeline ranks P")->required();
   schedule->add_option("--micro-batches", request->micro_batches, "Micro-batches M per step")
       ->required();
-  CLI::Option* chunks = schedule->add_option(
-      "--chunks", request->chunks, "Model chunks V per rank (interleaved: default 2; gpipe: default 1)");
+  CLI::Option* chunks =
+      schedule->add_option("--chunks", request->chunks,
+                           "Model chunks V per rank (interleaved: default 2; gpipe: default 1)");
   schedule->add_option("--forward-cost", request->costs.forward, "Time of one F of one chunk")
       ->capture_default_str();
   schedule

@@ -29,7 +29,9 @@ absl::string_view BoxingKindName(BoxingKind kind) {
   return "slice";
 }
 
-bool IsLocal(BoxingKind kind) { return kind == BoxingKind::kSlice || kind == BoxingKind::kZeroFill; }
+bool IsLocal(BoxingKind kind) {
+  return kind == BoxingKind::kSlice || kind == BoxingKind::kZeroFill;
+}
 
 CollectiveKind ToCollectiveKind(BoxingKind kind) {
   switch (kind) {
@@ -99,26 +101,46 @@ bool HasPartialMax(const NdSbp& nd_sbp) {
 
 }  // namespace
 
+bool CongruentPlacements(const Placement& a, const Placement& b) {
+  if (a.mesh() != b.mesh()) return false;
+  for (const Device& device : a.devices()) {
+    if (std::find(b.devices().begin(), b.devices().end(), device) != b.devices().end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace boxing {
+
+BoxingPlan PlanSamePlacement(const BoxingRequest& request) {
+  if (request.from == request.to) return BoxingPlan{};
+  if (auto axis_plan = PlanAxisByAxis(request)) return *std::move(axis_plan);
+  return PlanSliceExchange(request);
+}
+
+}  // namespace boxing
+
 absl::StatusOr<BoxingPlan> PlanBoxing(const BoxingRequest& request) {
   SBP_RETURN_IF_ERROR(CheckLayout(request.shape, request.from, "--from"));
   SBP_RETURN_IF_ERROR(CheckLayout(request.shape, request.to, "--to"));
   if (HasPartialMax(request.to.nd_sbp) && request.from != request.to) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--to: cannot produce ", NdSbpToString(request.to.nd_sbp),
-        ": P(max) is only an op's output, never a boxing target"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--to: cannot produce ", NdSbpToString(request.to.nd_sbp),
+                     ": P(max) is only an op's output, never a boxing target"));
   }
   BoxingPlan plan;
   if (request.from == request.to) return plan;
   if (HasPartialMax(request.from.nd_sbp)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--from: boxing from P(max) is not supported (", NdSbpToString(request.from.nd_sbp), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("--from: boxing from P(max) is not supported (",
+                                                   NdSbpToString(request.from.nd_sbp), ")"));
   }
-  if (request.from.placement != request.to.placement) {
-    plan = boxing::PlanPlacementChange(request);
-  } else if (auto axis_plan = boxing::PlanAxisByAxis(request)) {
-    plan = *std::move(axis_plan);
+  if (request.from.placement == request.to.placement) {
+    plan = boxing::PlanSamePlacement(request);
+  } else if (CongruentPlacements(request.from.placement, request.to.placement)) {
+    plan = boxing::PlanCongruentMove(request);
   } else {
-    plan = boxing::PlanSliceExchange(request);
+    plan = boxing::PlanPlacementChange(request);
   }
   plan.cost_seconds = 0;
   for (const BoxingStep& step : plan.steps) plan.cost_seconds += StepCost(step, request.link);

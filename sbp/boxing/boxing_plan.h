@@ -7,9 +7,12 @@
 // layouts change one mesh axis at a time over the lines of that axis; when
 // the balanced splits of uneven sizes make a per-axis step impossible, a
 // general exchange of slice intersections is used instead. Between
-// different device sets, partial sums are reduced inside the source
-// placement, then slices are sent (send_recv), then zeros are filled for
-// partial destinations.
+// congruent placements (the same mesh over disjoint devices: pipeline
+// ranks), every shard moves as it is to the device at its mesh position and
+// the layout changes as on one placement, so the sums are those of the same
+// change on one placement, bit for bit. Between other device sets, partial
+// sums are reduced inside the source placement, then slices are sent
+// (send_recv), then zeros are filled for partial destinations.
 #ifndef SBPFLOW_SBP_BOXING_BOXING_PLAN_H_
 #define SBPFLOW_SBP_BOXING_BOXING_PLAN_H_
 
@@ -97,6 +100,10 @@ struct BoxingPlan {
   // Modeled seconds (alpha-beta) of all steps.
   double cost_seconds = 0;
 };
+
+// Whether two placements lay the same mesh over disjoint device sets, so
+// that rank k of one holds what rank k of the other holds under any NdSbp.
+bool CongruentPlacements(const Placement& a, const Placement& b);
 
 // Plans a layout change. Errors (InvalidArgument): an NdSbp that does not fit
 // the tensor or mesh; a partial layout whose reduction differs (P(max) to

@@ -44,6 +44,15 @@ BoxingPlan PlanSliceExchange(const BoxingRequest& request);
 // Strategy 3: between different placements.
 BoxingPlan PlanPlacementChange(const BoxingRequest& request);
 
+// On one placement: strategy 1 where it applies, else strategy 2 (an empty
+// plan when `from` equals `to`).
+BoxingPlan PlanSamePlacement(const BoxingRequest& request);
+
+// Strategy 4: between congruent placements (CongruentPlacements): the change
+// on one placement, before or after moving every shard unchanged to the
+// device at its mesh position, whichever is cheaper.
+BoxingPlan PlanCongruentMove(const BoxingRequest& request);
+
 // A 1-D step for the change `from` -> `to` on one mesh axis, or nullopt when
 // no single step does it (P(max) involved).
 std::optional<BoxingKind> AxisStepKind(const Sbp& from, const Sbp& to);

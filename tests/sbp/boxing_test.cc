@@ -26,7 +26,8 @@ float ValueAt(uint64_t seed, int64_t index) {
 // Every device's tensor of `layout`, made up so that the layout describes a
 // logical tensor: replicas along broadcast axes hold the same data; partial
 // axes hold arbitrary addends.
-std::map<Device, Tensor> MakePieces(const Shape& shape, const Layout& layout, Allocator* allocator) {
+std::map<Device, Tensor> MakePieces(const Shape& shape, const Layout& layout,
+                                    Allocator* allocator) {
   std::map<Device, Tensor> pieces;
   for (int rank = 0; rank < layout.placement.size(); ++rank) {
     const Box box = ShardBox(shape, layout.nd_sbp, layout.placement, rank);
@@ -83,7 +84,8 @@ std::map<Device, Tensor> RunPlan(const BoxingPlan& plan, const Shape& shape,
     if (IsLocal(step.kind)) {
       for (const LocalStepOp& op : LocalStepOps(step, shape)) {
         std::vector<Tensor> inputs = {pieces.at(op.device)};
-        std::vector<Tensor> outputs = {Tensor(allocator, DataType::kFloat32, BoxShape(op.output_box))};
+        std::vector<Tensor> outputs = {
+            Tensor(allocator, DataType::kFloat32, BoxShape(op.output_box))};
         KernelContext context(&op.attrs, &inputs, &outputs, &environment);
         const KernelFn* kernel = kernels.Find(op.type, DeviceType::kCpu, DataType::kFloat32);
         EXPECT_NE(kernel, nullptr);
@@ -95,9 +97,9 @@ std::map<Device, Tensor> RunPlan(const BoxingPlan& plan, const Shape& shape,
       std::vector<std::shared_ptr<std::promise<absl::Status>>> promises;
       std::map<int, Device> device_of;
       for (const auto& [device, plan_index] : index) device_of[plan_index] = device;
-      for (const auto& members : CollectiveStepSpecs(step, shape, DataType::kFloat32,
-                                                     absl::StrCat("step", step_index),
-                                                     [&](const Device& d) { return index.at(d); })) {
+      for (const auto& members :
+           CollectiveStepSpecs(step, shape, DataType::kFloat32, absl::StrCat("step", step_index),
+                               [&](const Device& d) { return index.at(d); })) {
         for (const CollectiveSpec& spec : members) {
           const Device device = device_of.at(spec.group[spec.rank]);
           Tensor input = spec.has_input[spec.rank] ? pieces.at(device) : Tensor();
@@ -170,8 +172,8 @@ class BoxingTest : public ::testing::Test {
 
   // Plans and runs from -> to and checks the logical result; returns the plan.
   BoxingPlan Check(const Shape& shape, const Layout& from, const Layout& to) {
-    const std::string what = absl::StrCat(shape.ToString(), " ", from.ToString(), " -> ",
-                                          to.ToString());
+    const std::string what =
+        absl::StrCat(shape.ToString(), " ", from.ToString(), " -> ", to.ToString());
     auto plan = PlanBoxing(BoxingRequest{shape, DataType::kFloat32, from, to, LinkModel{}});
     EXPECT_TRUE(plan.ok()) << what << ": " << plan.status();
     if (!plan.ok()) return {};
@@ -197,7 +199,8 @@ Placement Mesh(int first, std::vector<int64_t> mesh) {
   int64_t size = 1;
   for (int64_t extent : mesh) size *= extent;
   std::vector<Device> devices;
-  for (int64_t i = 0; i < size; ++i) devices.push_back(Device{DeviceType::kCpu, first + static_cast<int>(i)});
+  for (int64_t i = 0; i < size; ++i)
+    devices.push_back(Device{DeviceType::kCpu, first + static_cast<int>(i)});
   return *Placement::Create(devices, mesh, {});
 }
 
@@ -211,8 +214,8 @@ TEST_F(BoxingTest, OneDimensionalMeshesIssueExactlyTheExpectedCollective) {
         for (const NdSbp& to : Layouts(shape.rank(), 1)) {
           const BoxingPlan plan = Check(shape, Layout{placement, from}, Layout{placement, to});
           const std::optional<BoxingKind> expected = ExpectedKind(from[0], to[0]);
-          const std::string what = absl::StrCat(shape.ToString(), " ", NdSbpToString(from),
-                                                " -> ", NdSbpToString(to), " on ", devices);
+          const std::string what = absl::StrCat(shape.ToString(), " ", NdSbpToString(from), " -> ",
+                                                NdSbpToString(to), " on ", devices);
           // On one device every layout is the whole tensor: nothing moves.
           if (!expected.has_value() || devices == 1) {
             EXPECT_TRUE(plan.steps.empty()) << what << ": " << Kinds(plan);
@@ -228,7 +231,8 @@ TEST_F(BoxingTest, OneDimensionalMeshesIssueExactlyTheExpectedCollective) {
 }
 
 TEST_F(BoxingTest, TwoDimensionalMeshesChangeOneAxisAtATime) {
-  for (const std::vector<int64_t>& mesh : {std::vector<int64_t>{2, 2}, std::vector<int64_t>{2, 3}}) {
+  for (const std::vector<int64_t>& mesh :
+       {std::vector<int64_t>{2, 2}, std::vector<int64_t>{2, 3}}) {
     const Placement placement = Mesh(0, mesh);
     for (const Shape& shape : kShapes) {
       for (const NdSbp& from : Layouts(shape.rank(), 2)) {
@@ -259,8 +263,8 @@ TEST_F(BoxingTest, TwoDimensionalMeshesChangeOneAxisAtATime) {
           }
           std::multiset<BoxingKind> actual;
           for (const BoxingStep& step : plan.steps) actual.insert(step.kind);
-          EXPECT_EQ(actual, expected) << NdSbpToString(from) << " -> " << NdSbpToString(to)
-                                      << ": " << Kinds(plan);
+          EXPECT_EQ(actual, expected)
+              << NdSbpToString(from) << " -> " << NdSbpToString(to) << ": " << Kinds(plan);
         }
       }
     }
@@ -291,7 +295,8 @@ TEST_F(BoxingTest, NestedSplitsOfUnevenSizesDifferFromOneFlatSplit) {
   EXPECT_EQ(nested, (std::vector<int64_t>{2, 3, 4, 5}));
   EXPECT_EQ(flat, (std::vector<int64_t>{2, 3, 4, 5}));
   // And the change between them is planned and exact.
-  Check(Shape{13, 3}, Layout{square, {Sbp::Split(0), Sbp::Split(0)}}, Layout{line, {Sbp::Split(0)}});
+  Check(Shape{13, 3}, Layout{square, {Sbp::Split(0), Sbp::Split(0)}},
+        Layout{line, {Sbp::Split(0)}});
 }
 
 TEST_F(BoxingTest, BetweenDeviceSets) {
@@ -317,17 +322,63 @@ TEST_F(BoxingTest, BetweenDeviceSets) {
   }
 }
 
+// Between congruent placements (pipeline ranks: the same mesh over other
+// devices) shards move as they are and the change runs as on one placement,
+// so the result has the same bits as the change on one placement, even for
+// sums whose order matters (thirds do not add exactly): a partial sum that
+// crosses a stage boundary is not reduced early.
+TEST_F(BoxingTest, BetweenCongruentPlacementsSumsAsOnOnePlacement) {
+  const Shape shape{5, 7};
+  for (const std::vector<int64_t>& mesh : {std::vector<int64_t>{2, 2}, std::vector<int64_t>{3}}) {
+    const Placement here = Mesh(0, mesh);
+    const Placement there = Mesh(8, mesh);
+    ASSERT_TRUE(CongruentPlacements(here, there));
+    ASSERT_FALSE(CongruentPlacements(here, here));
+    for (const NdSbp& from : Layouts(shape.rank(), here.mesh_rank())) {
+      for (const NdSbp& to : Layouts(shape.rank(), here.mesh_rank())) {
+        const std::string what =
+            absl::StrCat(NdSbpToString(from), " -> ", NdSbpToString(to), " on ", here.MeshString());
+        const BoxingPlan moved = Check(shape, Layout{here, from}, Layout{there, to});
+        int moves = 0;
+        for (const BoxingStep& step : moved.steps) {
+          if (step.kind != BoxingKind::kSendRecv) continue;
+          ++moves;
+          EXPECT_EQ(step.groups.size(), here.devices().size()) << what;
+          for (const auto& pair : step.groups) EXPECT_EQ(pair.size(), 2u) << what;
+        }
+        EXPECT_EQ(moves, 1) << what << ": " << Kinds(moved);
+        if (from == to) EXPECT_EQ(moved.steps.size(), 1u) << what << ": " << Kinds(moved);
+
+        auto same = PlanBoxing(BoxingRequest{shape, DataType::kFloat32, Layout{here, from},
+                                             Layout{here, to}, LinkModel{}});
+        ASSERT_TRUE(same.ok()) << what;
+        std::map<Device, Tensor> pieces = MakePieces(shape, Layout{here, from}, &allocator_);
+        for (auto& [device, piece] : pieces) {
+          for (int64_t i = 0; i < piece.num_elements(); ++i) piece.data<float>()[i] /= 3.0f;
+        }
+        const auto on_one = RunPlan(*same, shape, pieces, *kernels_, &allocator_);
+        const auto across = RunPlan(moved, shape, pieces, *kernels_, &allocator_);
+        for (int rank = 0; rank < here.size(); ++rank) {
+          const Tensor& a = on_one.at(here.devices()[rank]);
+          const Tensor& b = across.at(there.devices()[rank]);
+          ASSERT_EQ(a.shape(), b.shape()) << what;
+          EXPECT_EQ(a.ToVector<float>(), b.ToVector<float>()) << what << " rank " << rank;
+        }
+      }
+    }
+  }
+}
+
 TEST_F(BoxingTest, RejectsLayoutsThatDoNotFit) {
   const Placement placement = Mesh(0, {2});
-  auto plan = PlanBoxing(BoxingRequest{Shape{4, 4}, DataType::kFloat32,
-                                       Layout{placement, {Sbp::Split(2)}},
-                                       Layout{placement, {Sbp::Broadcast()}}, LinkModel{}});
+  auto plan =
+      PlanBoxing(BoxingRequest{Shape{4, 4}, DataType::kFloat32, Layout{placement, {Sbp::Split(2)}},
+                               Layout{placement, {Sbp::Broadcast()}}, LinkModel{}});
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().message(), "--from: S(2) splits dimension 2 of a rank-2 tensor");
-  plan = PlanBoxing(BoxingRequest{Shape{4, 4}, DataType::kFloat32,
-                                  Layout{placement, {Sbp::Broadcast()}},
-                                  Layout{placement, {Sbp::Broadcast(), Sbp::Broadcast()}},
-                                  LinkModel{}});
+  plan = PlanBoxing(
+      BoxingRequest{Shape{4, 4}, DataType::kFloat32, Layout{placement, {Sbp::Broadcast()}},
+                    Layout{placement, {Sbp::Broadcast(), Sbp::Broadcast()}}, LinkModel{}});
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().message(), "--to: (B,B) has 2 axes, the mesh has 1");
 }

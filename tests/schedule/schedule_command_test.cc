@@ -1,11 +1,9 @@
 // `sbpflow schedule`, run as the built binary: the JSON contract, the text
 // report, and one-line errors with exit code 2.
 #include <sys/wait.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
-
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -31,10 +29,9 @@ std::string ReadFile(const std::string& path) {
 
 Result RunSchedule(const std::string& arguments) {
   // Per test and process: ctest runs tests of this binary side by side.
-  const std::string stem =
-      ::testing::TempDir() + "/schedule_command_" +
-      ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-      std::to_string(getpid());
+  const std::string stem = ::testing::TempDir() + "/schedule_command_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                           std::to_string(getpid());
   const std::string out_path = stem + "_out.txt";
   const std::string err_path = stem + "_err.txt";
   const std::string command =
@@ -136,6 +133,34 @@ TEST(ScheduleCommandTest, InvalidFlags) {
   EXPECT_EQ(result.err,
             "sbpflow schedule: Could not convert: --stages = four (see sbpflow schedule "
             "--help)\n");
+}
+
+// Huge requests fail at once (they used to run until killed), naming the
+// flag; the largest allowed schedule still runs.
+TEST(ScheduleCommandTest, SizeBounds) {
+  Result result = RunSchedule("--kind 1f1b --stages 100000 --micro-batches 100000");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err, "sbpflow: --stages must be <= 1024, got 100000\n");
+
+  result = RunSchedule("--kind gpipe --stages 2 --micro-batches 1000000");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "sbpflow: --micro-batches must be <= 65536, got 1000000\n");
+
+  result = RunSchedule("--kind interleaved --stages 2 --micro-batches 4 --chunks 1000");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "sbpflow: --chunks must be <= 64, got 1000\n");
+
+  result = RunSchedule("--kind 1f1b --stages 1000 --micro-batches 1000 --json");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err,
+            "sbpflow: --stages 1000 x --micro-batches 1000 x --chunks 1 gives a schedule of "
+            "5996000 instructions; at most 1000000 are allowed\n");
+
+  result = RunSchedule("--kind 1f1b --stages 1024 --micro-batches 4 --json");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out)["devices"].size(), 1024u);
 }
 
 }  // namespace

@@ -106,6 +106,17 @@ TEST(GenerateScheduleTest, InvalidRequests) {
        "--micro-batches 6 must be a multiple of --stages 4 for the interleaved schedule"},
       {{ScheduleKind::kInterleaved, 4, 2, 3},
        "--micro-batches 2 must be a multiple of --stages 4 for the interleaved schedule"},
+      // Bounds: a schedule is materialized, so its size is capped before
+      // anything is allocated.
+      {{ScheduleKind::k1F1B, 100000, 100000, 1}, "--stages must be <= 1024, got 100000"},
+      {{ScheduleKind::k1F1B, 4, 100000, 1}, "--micro-batches must be <= 65536, got 100000"},
+      {{ScheduleKind::kGPipe, 4, 8, 65}, "--chunks must be <= 64, got 65"},
+      {{ScheduleKind::k1F1B, 1000, 1000, 1},
+       "--stages 1000 x --micro-batches 1000 x --chunks 1 gives a schedule of 5996000 "
+       "instructions; at most 1000000 are allowed"},
+      {{ScheduleKind::kInterleaved, 1024, 65536, 64},
+       "--stages 1024 x --micro-batches 65536 x --chunks 64 gives a schedule of 25769541632 "
+       "instructions; at most 1000000 are allowed"},
   };
   for (const Case& test : cases) {
     EXPECT_EQ(GenerateSchedule(test.request).status(), absl::InvalidArgumentError(test.message));
@@ -197,6 +208,11 @@ TEST(GenerateScheduleTest, InstructionCountsOverGrid) {
     SCOPED_TRACE(Describe(config));
     Schedule schedule = Generate(config.kind, config.stages, config.micro_batches, config.chunks);
     ASSERT_EQ(static_cast<int>(schedule.ranks.size()), config.stages);
+    int64_t instructions = 0;
+    for (const auto& rank : schedule.ranks) instructions += static_cast<int64_t>(rank.size());
+    EXPECT_EQ(
+        ScheduleInstructionCount({config.kind, config.stages, config.micro_batches, config.chunks}),
+        instructions);
     const int units = config.micro_batches * config.chunks;
     for (int rank = 0; rank < config.stages; ++rank) {
       std::vector<int> counts(5, 0);

@@ -1045,6 +1045,57 @@ TEST_F(CliTest, EvalOfTextModelReproducesTrainingFigures) {
             absl::StrCat("loss: ", test_loss, " (32 examples)\naccuracy: ", accuracy_text, "\n"));
 }
 
+// pp=2 x dp=2 x tp=2 with the interleaved schedule: the logged losses equal
+// the single-device run's, and the evaluation after training (which runs
+// the pipelined plan's forwards in GPipe's order over the same chunks)
+// reports a test accuracy.
+TEST_F(CliTest, HybridInterleavedPipelineTrainsAndEvaluatesAsOneDevice) {
+  GenMlp("m.pbtxt", "8,16,16,4");
+  const std::vector<std::string> common = {"train",   "m.pbtxt", "--data",  "synthetic",
+                                           "--batch", "8",       "--steps", "2",
+                                           "--seed",  "3",       "--lr",    "0.1"};
+  // The losses of a --log-json file, and its summary line.
+  struct Log {
+    std::vector<double> losses;
+    nlohmann::json summary;
+  };
+  auto read_log = [&](const std::string& name) {
+    Log log;
+    for (absl::string_view line : absl::StrSplit(Read(name), '\n', absl::SkipEmpty())) {
+      const nlohmann::json entry = nlohmann::json::parse(line);
+      if (entry.contains("step")) {
+        log.losses.push_back(entry["loss"].get<double>());
+      } else {
+        log.summary = entry;
+      }
+    }
+    return log;
+  };
+  std::vector<std::string> single = common;
+  single.insert(single.end(), {"--log-json", "single.json"});
+  Succeed(single);
+  std::vector<std::string> hybrid = common;
+  hybrid.insert(hybrid.end(),
+                {"--devices", "cpu:0-7", "--pipeline", "2", "--mesh", "2x2", "--strategy", "dp,tp",
+                 "--schedule", "interleaved", "--micro-batches", "4", "--log-json", "hybrid.json"});
+  const std::string out = Succeed(hybrid);
+  EXPECT_NE(out.find("test accuracy: "), std::string::npos) << out;
+  const Log expected = read_log("single.json");
+  const Log actual = read_log("hybrid.json");
+  ASSERT_EQ(expected.losses.size(), 2u);
+  ASSERT_EQ(actual.losses.size(), 2u);
+  for (size_t step = 0; step < expected.losses.size(); ++step) {
+    EXPECT_NEAR(actual.losses[step], expected.losses[step], 1e-5 * std::abs(expected.losses[step]))
+        << "step " << step + 1;
+  }
+  ASSERT_TRUE(actual.summary.contains("test_accuracy")) << actual.summary.dump();
+  ASSERT_TRUE(expected.summary.contains("test_accuracy")) << expected.summary.dump();
+  EXPECT_EQ(actual.summary["test_accuracy"], expected.summary["test_accuracy"]);
+  const double test_loss = expected.summary["test_loss"];
+  EXPECT_NEAR(actual.summary["test_loss"].get<double>(), test_loss, 1e-5 * std::abs(test_loss));
+  EXPECT_EQ(actual.summary["peak_memory_bytes"].size(), 8u);
+}
+
 TEST_F(CliTest, TraceIsChromeTraceJson) {
   GenMlp("m.pbtxt", "8,6,4");
   Succeed({"train", "m.pbtxt", "--data", "synthetic", "--batch", "4", "--steps", "2", "--trace",
