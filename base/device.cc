@@ -52,6 +52,10 @@ absl::StatusOr<std::vector<Device>> ParseDeviceList(absl::string_view text) {
       return BadList(text, absl::StrCat("'", item, "' has a malformed index"));
     }
     if (last < first) return BadList(text, absl::StrCat("'", item, "' is an empty range"));
+    if (static_cast<int64_t>(last) - first + 1 >
+        kMaxDevices - static_cast<int64_t>(devices.size())) {
+      return BadList(text, absl::StrCat("names more than ", kMaxDevices, " devices"));
+    }
     for (int index = first; index <= last; ++index) {
       device.index = index;
       if (!seen.insert(device).second) {

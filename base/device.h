@@ -29,9 +29,14 @@ struct Device {
   }
 };
 
+// The most devices one list may name: far beyond one job's mesh here, and a
+// bound on the work planning does per device (a typo such as cpu:0-100000
+// fails at once instead of planning for minutes).
+inline constexpr int kMaxDevices = 4096;
+
 // Parses a device list: "cpu:0-3", "cpu:0,cpu:2", "cpu:0-1,cpu:4" or "cpu:5".
 // Errors (InvalidArgument): unknown device type, malformed range, empty list,
-// a device listed twice.
+// a device listed twice, more than kMaxDevices devices.
 absl::StatusOr<std::vector<Device>> ParseDeviceList(absl::string_view text);
 
 // The shortest text that ParseDeviceList maps back to `devices`.

@@ -33,18 +33,20 @@ absl::StatusOr<Placement> MakePlacement(absl::string_view devices_flag, const st
                                         int default_rank) {
   auto device_list = ParseDeviceList(devices);
   if (!device_list.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(devices_flag, ": ", device_list.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(devices_flag, ": ", device_list.status().message()));
   }
   std::vector<int64_t> extents;
   if (!mesh.empty()) {
     auto parsed = ParseMesh(mesh);
-    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(mesh_flag, ": ", parsed.status().message()));
+    if (!parsed.ok())
+      return absl::InvalidArgumentError(absl::StrCat(mesh_flag, ": ", parsed.status().message()));
     extents = *parsed;
   } else if (default_rank == 1) {
     extents = {static_cast<int64_t>(device_list->size())};
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        mesh_flag, " is needed: the layout has ", default_rank, " mesh axes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(mesh_flag, " is needed: the layout has ", default_rank, " mesh axes"));
   }
   auto placement = Placement::Create(*device_list, extents, {});
   if (!placement.ok()) {
@@ -62,9 +64,10 @@ nlohmann::json RangesJson(const Box& box) {
 nlohmann::json LayoutJson(const Shape& shape, const Layout& layout) {
   nlohmann::json devices = nlohmann::json::array();
   for (int rank = 0; rank < layout.placement.size(); ++rank) {
-    devices.push_back({{"device", layout.placement.devices()[rank].ToString()},
-                       {"ranges", RangesJson(ShardBox(shape, layout.nd_sbp, layout.placement, rank))},
-                       {"partial", HasPartial(layout.nd_sbp)}});
+    devices.push_back(
+        {{"device", layout.placement.devices()[rank].ToString()},
+         {"ranges", RangesJson(ShardBox(shape, layout.nd_sbp, layout.placement, rank))},
+         {"partial", HasPartial(layout.nd_sbp)}});
   }
   return devices;
 }
@@ -80,13 +83,25 @@ void PrintLayout(const Shape& shape, const Layout& layout, std::ostream& out) {
 absl::Status RunBoxing(const BoxingCommandRequest& request, const CommandContext& context) {
   if (request.shape.empty()) return absl::InvalidArgumentError("--shape is required");
   SBP_ASSIGN_OR_RETURN(std::vector<int64_t> dims, ParseIntList("--shape", request.shape));
+  // Like graph shapes, at most 2^60 elements, so byte counts fit int64.
+  constexpr int64_t kMaxElements = int64_t{1} << 60;
+  int64_t elements = 1;
   for (int64_t dim : dims) {
-    if (dim < 0) return absl::InvalidArgumentError(absl::StrCat("--shape: dimensions must be >= 0, got ", dim));
+    if (dim < 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat("--shape: dimensions must be >= 0, got ", dim));
+    if (dim > 0 && elements > kMaxElements / dim) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--shape ", request.shape, " has more than 2^60 elements"));
+    }
+    elements = dim == 0 ? 0 : elements * dim;
   }
   auto dtype = ParseDataType(request.dtype);
-  if (!dtype.ok()) return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
+  if (!dtype.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
   auto from = ParseNdSbp(request.from);
-  if (!from.ok()) return absl::InvalidArgumentError(absl::StrCat("--from: ", from.status().message()));
+  if (!from.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--from: ", from.status().message()));
   auto to = ParseNdSbp(request.to);
   if (!to.ok()) return absl::InvalidArgumentError(absl::StrCat("--to: ", to.status().message()));
   SBP_ASSIGN_OR_RETURN(Placement from_placement,
@@ -104,9 +119,11 @@ absl::Status RunBoxing(const BoxingCommandRequest& request, const CommandContext
                        MakePlacement("--to-devices", to_devices, "--to-mesh", to_mesh,
                                      static_cast<int>(to->size())));
   if (request.link_gbps <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--link-gbps must be > 0, got ", request.link_gbps));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--link-gbps must be > 0, got ", request.link_gbps));
   }
-  BoxingRequest boxing{Shape(dims), *dtype, Layout{from_placement, *from}, Layout{to_placement, *to},
+  BoxingRequest boxing{Shape(dims), *dtype, Layout{from_placement, *from},
+                       Layout{to_placement, *to},
                        LinkModel{request.link_latency_us * 1e-6, request.link_gbps * 1e9 / 8}};
   SBP_ASSIGN_OR_RETURN(BoxingPlan plan, PlanBoxing(boxing));
 
@@ -122,14 +139,15 @@ absl::Status RunBoxing(const BoxingCommandRequest& request, const CommandContext
         for (const Device& device : group) members.push_back(device.ToString());
         groups.push_back(members);
       }
-      steps.push_back({{"kind", std::string(BoxingKindName(step.kind))},
-                       {"mesh_axis", step.mesh_axis >= 0 ? nlohmann::json(step.mesh_axis) : nlohmann::json()},
-                       {"devices", devices},
-                       {"groups", groups},
-                       {"bytes_per_device", step.MaxBytesSent()},
-                       {"bytes_sent", step.bytes_sent},
-                       {"from", NdSbpToString(step.from.nd_sbp)},
-                       {"to", NdSbpToString(step.to.nd_sbp)}});
+      steps.push_back(
+          {{"kind", std::string(BoxingKindName(step.kind))},
+           {"mesh_axis", step.mesh_axis >= 0 ? nlohmann::json(step.mesh_axis) : nlohmann::json()},
+           {"devices", devices},
+           {"groups", groups},
+           {"bytes_per_device", step.MaxBytesSent()},
+           {"bytes_sent", step.bytes_sent},
+           {"from", NdSbpToString(step.from.nd_sbp)},
+           {"to", NdSbpToString(step.to.nd_sbp)}});
     }
     nlohmann::json result = {{"shape", dims},
                              {"dtype", std::string(DataTypeName(*dtype))},

@@ -61,6 +61,10 @@ TEST(PlacementTest, ErrorsNameWhatIsWrong) {
             "device list 'tpu:0': unknown device type 'tpu'");
   EXPECT_EQ(Placement::Parse("cpu:0,cpu:0", "", "").status().message(),
             "device list 'cpu:0,cpu:0': cpu:0 is listed twice");
+  EXPECT_EQ(ParseDeviceList("cpu:0-100000").status(),
+            absl::InvalidArgumentError(
+                "device list 'cpu:0-100000': names more than 4096 devices"));
+  EXPECT_EQ(ParseDeviceList("cpu:0-4095").value().size(), 4096u);
 }
 
 TEST(PlacementTest, BalancedSplitsApplyMeshAxisByMeshAxis) {

@@ -441,6 +441,16 @@ TEST_F(CliTest, MalformedDevices) {
                  "sbpflow: --devices: device list 'cpu:x': 'cpu:x' has a malformed index");
 }
 
+// Typos that would mean hours of planning fail at once.
+TEST_F(CliTest, HugeDeviceListsAndShapes) {
+  ExpectBadInput({"boxing", "--shape", "6,4", "--devices", "cpu:0-100000", "--from", "S(0)",
+                  "--to", "B"},
+                 "sbpflow: --devices: device list 'cpu:0-100000': names more than 4096 devices");
+  ExpectBadInput({"boxing", "--shape", "4611686018427387904,4", "--devices", "cpu:0-1", "--from",
+                  "S(0)", "--to", "B"},
+                 "sbpflow: --shape 4611686018427387904,4 has more than 2^60 elements");
+}
+
 TEST_F(CliTest, EmptyDeviceRange) {
   GenMlp("m.pbtxt", "8,4");
   ExpectBadInput(Train("m.pbtxt", {"--devices", "cpu:3-1"}),
